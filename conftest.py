@@ -1,0 +1,258 @@
+"""The one test harness for every lesson (see LESSONS.md §6).
+
+- capability detection: what this kernel and machine offer, detected once, here and nowhere else in tests;
+- a lesson runner: start a lesson as a subprocess, wait (bounded) for its ready line, wait (bounded) for
+  output lines that carry the test's own values, stop it with a signal, check it exited cleanly;
+- workloads the tests own (fork, ...), and a parser for trace_pipe lines.
+
+Every wait here has a deadline. Timeouts scale with LESSONS_TIME_SCALE (the QEMU lane sets it: software
+emulation compiles BPF programs ten times slower than this host).
+"""
+import ast
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent
+LESSONS = ROOT / "lessons"
+TIME_SCALE = float(os.environ.get("LESSONS_TIME_SCALE", "1"))
+READY_TIMEOUT = 30 * TIME_SCALE     # compile + load + attach (0.5-2 s on the host)
+EVENT_TIMEOUT = 10 * TIME_SCALE     # from the workload to the lesson's line
+STOP_TIMEOUT = 5 * TIME_SCALE       # from the signal to the exit
+NO_SKIP = os.environ.get("LESSONS_NO_SKIP") == "1"   # `make test`: a missing prerequisite fails, never skips
+
+# Every lesson prints these two kinds of line (LESSONS.md §3).
+READY = re.compile(r"^Tracing .*Ctrl-C to end")
+ATTACHED = re.compile(r"^attached: (?P<kind>kprobe|kretprobe|tracepoint|raw_tracepoint|fentry|uprobe) (?P<target>.+)$")
+
+
+# ---------------------------------------------------------------- capability detection
+def tracefs_dir():
+    for d in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing"):
+        if os.path.exists(d + "/trace_pipe"):
+            return d
+    return None
+
+
+class Caps:
+    """What this machine offers, by the cheapest reliable signal for each (LESSONS.md §5)."""
+
+    def __init__(self):
+        self.kernel = os.uname().release
+        self.root = os.geteuid() == 0
+        try:
+            import bcc
+            self.bcc_version, self.bcc_error = getattr(bcc, "__version__", "?"), None
+            if not hasattr(bcc, "BPF"):
+                self.bcc_version, self.bcc_error = None, "the 'bcc' that imports is not BCC (PyPI's unrelated 'bcc'?)"
+        except ImportError as e:
+            self.bcc_version, self.bcc_error = None, "bcc does not import in %s: %s" % (sys.executable, e)
+        self.tracefs = tracefs_dir()
+        self.kprobes = bool(self.tracefs) and os.path.exists(self.tracefs + "/kprobe_events")
+        self.btf = os.path.exists("/sys/kernel/btf/vmlinux")
+
+    def missing(self):
+        """The first reason lessons cannot run here, or None."""
+        if not self.root:
+            return "lessons load BPF programs and need root: run `sudo make test`"
+        if self.bcc_error:
+            return self.bcc_error + " (install python3-bpfcc; `sudo make test` sets up .venv)"
+        if not self.tracefs:
+            return "tracefs is not mounted (no trace_pipe): `sudo make setup` mounts it"
+        return None
+
+
+CAPS = Caps()
+
+
+def expected_auto_probe():
+    """What `--probe auto` must choose here: the kprobe the seed teaches when the kernel has kprobes.
+    The kernel-matrix lane states it (LESSONS_EXPECT_AUTO=kprobe) instead of trusting detection."""
+    return os.environ.get("LESSONS_EXPECT_AUTO") or ("kprobe" if CAPS.kprobes else "tracepoint")
+
+
+def require(condition, reason):
+    if not condition:
+        (pytest.fail if NO_SKIP else pytest.skip)(reason)
+
+
+# ---------------------------------------------------------------- the lesson runner
+class LessonRun:
+    """One lesson running as a subprocess; its stdout and stderr are read without threads or blocking."""
+
+    def __init__(self, script, args=(), python=None, env=None):
+        self.script = LESSONS / script
+        self.argv = [python or sys.executable, str(self.script), *map(str, args)]
+        self.proc = subprocess.Popen(self.argv, cwd=str(ROOT), env=env, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        self.lines, self.err_lines = [], []
+        self._partial = {self.proc.stdout.fileno(): b"", self.proc.stderr.fileno(): b""}
+        self._open = set(self._partial)
+        self.returncode = None
+        self.stop_seconds = None
+
+    # -- reading
+    def _pump(self, timeout):
+        """Read what stdout/stderr hold, waiting at most `timeout` seconds for something."""
+        if not self._open:
+            time.sleep(min(timeout, 0.05))
+            return
+        readable, _, _ = select.select(list(self._open), [], [], max(timeout, 0))
+        for fd in readable:
+            data = os.read(fd, 65536)
+            if not data:
+                self._open.discard(fd)
+                data = b"\n" if self._partial[fd] else b""
+            *complete, self._partial[fd] = (self._partial[fd] + data).split(b"\n")
+            target = self.lines if fd == self.proc.stdout.fileno() else self.err_lines
+            target.extend(c.decode("utf-8", "surrogateescape") for c in complete)
+
+    def wait_for(self, found, timeout=EVENT_TIMEOUT, what="the expected output"):
+        """Read until found() returns something true; return it. Fails the test at the deadline or when the
+        lesson exits first, showing what the lesson printed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = found()
+            if result:
+                return result
+            if not self._open and self.proc.poll() is not None:
+                pytest.fail("lesson exited (rc=%s) before %s\n%s" % (self.proc.returncode, what, self.transcript()))
+            left = deadline - time.monotonic()
+            if left <= 0:
+                pytest.fail("no %s within %.0f s\n%s" % (what, timeout, self.transcript()))
+            self._pump(min(left, 0.2))
+
+    def match(self, regex, timeout=EVENT_TIMEOUT, what=None):
+        """Wait for the first stdout line matching regex; return the re.Match."""
+        regex = re.compile(regex)
+
+        def first():
+            return next((m for m in map(regex.search, self.lines) if m), None)
+        return self.wait_for(first, timeout, what or "line matching %r" % regex.pattern)
+
+    def wait_ready(self):
+        self.match(READY, READY_TIMEOUT, "ready line ('Tracing ... Ctrl-C to end')")
+        return self
+
+    def attached(self):
+        """(kind, target) of the probe the lesson says it attached: ('tracepoint', 'syscalls:sys_enter_clone')."""
+        m = self.match(ATTACHED, 0.1, "'attached: <kind> <target>' line before the ready line")
+        return m.group("kind"), m.group("target")
+
+    # -- stopping
+    def stop(self, sig=signal.SIGINT, timeout=STOP_TIMEOUT):
+        """Send sig, read everything until exit (bounded); return the exit code."""
+        if self.proc.poll() is None:
+            start = time.monotonic()
+            self.proc.send_signal(sig)
+            self.finish(timeout)
+            self.stop_seconds = time.monotonic() - start
+        else:
+            self.finish(timeout)
+        return self.returncode
+
+    def finish(self, timeout):
+        """Wait (bounded) for the lesson to exit on its own; read all its output."""
+        deadline = time.monotonic() + timeout
+        while (self._open or self.proc.poll() is None) and time.monotonic() < deadline:
+            self._pump(0.1)
+        if self.proc.poll() is None:
+            self.kill()
+            pytest.fail("lesson did not exit within %.0f s\n%s" % (timeout, self.transcript()))
+        self.returncode = self.proc.returncode
+        return self.returncode
+
+    def kill(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+
+    def assert_clean_exit(self):
+        """Exit 0 and no traceback: what every lesson owes a learner who presses Ctrl-C."""
+        assert self.returncode == 0, "exit code %s\n%s" % (self.returncode, self.transcript())
+        assert not any("Traceback" in line for line in self.err_lines + self.lines), self.transcript()
+
+    def transcript(self):
+        return "$ %s\n--- stdout (%d lines, last 40) ---\n%s\n--- stderr ---\n%s" % (
+            " ".join(self.argv), len(self.lines), "\n".join(self.lines[-40:]), "\n".join(self.err_lines[-40:]))
+
+
+def run_to_exit(script, args=(), timeout=READY_TIMEOUT, python=None, env=None):
+    """Run a lesson that is expected to end by itself (errors, --duration, doctor); return the LessonRun."""
+    run = LessonRun(script, args, python=python, env=env)
+    run.finish(timeout)
+    return run
+
+
+@pytest.fixture
+def bpf_ready():
+    """Root, the distro's bcc and tracefs: skip (or, under `make test`, fail) with the precise reason."""
+    reason = CAPS.missing()
+    require(reason is None, reason)
+    return CAPS
+
+
+@pytest.fixture
+def lesson(bpf_ready):
+    """start(script, *args) -> LessonRun that is ready (its probes attached). Runs left over are killed."""
+    runs = []
+
+    def start(script, *args, fresh_trace_buffer=False):
+        if fresh_trace_buffer:
+            clear_trace_buffer()
+        run = LessonRun(script, args)
+        runs.append(run)
+        return run.wait_ready()
+    yield start
+    for run in runs:
+        run.kill()
+
+
+# ---------------------------------------------------------------- the trace buffer
+def clear_trace_buffer():
+    """Empty the kernel's shared trace buffer, so lines left by earlier runs cannot be mistaken for ours."""
+    with open(CAPS.tracefs + "/trace", "w"):
+        pass
+
+
+TRACE_LINE = re.compile(r"^\s*(?P<task>.+?)-(?P<pid>\d+)\s+(?:\(\s*[-\d]+\)\s+)?\[(?P<cpu>\d+)\]\s+(?P<flags>\S+)\s+"
+                        r"(?P<ts>\d+\.\d+): (?P<sym>[^:]+): (?P<msg>.*)$")
+
+
+def parse_trace_line(line):
+    """A trace_pipe line as printed by trace_print() (which prints bytes as b'...') -> dict, or None."""
+    if line.startswith(("b'", 'b"')):
+        line = ast.literal_eval(line).decode("utf-8", "surrogateescape")
+    m = TRACE_LINE.match(line)
+    if not m:
+        return None
+    d = m.groupdict()
+    d["pid"], d["cpu"], d["ts"] = int(d["pid"]), int(d["cpu"]), float(d["ts"])
+    return d
+
+
+# ---------------------------------------------------------------- workloads the tests own
+def fork_children(n):
+    """Fork n children from this process's main thread; each exits at once. os.fork() is the clone()
+    system call (LESSONS.md §5), made by the test process itself. Returns the children's pids."""
+    pids = []
+    for _ in range(n):
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        pids.append(pid)
+    return pids
+
+
+def own_comm():
+    """This process's comm, as the kernel knows it (TASK_COMM_LEN: at most 15 bytes)."""
+    with open("/proc/self/comm") as f:
+        return f.read().rstrip("\n")

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Set up everything the lessons need, on a fresh Debian or Ubuntu machine. Idempotent: a second run
+# only checks, and takes seconds. Called by `make run`, `make test` and `make setup`.
+#
+#   1. apt packages: bcc (python3-bpfcc, bpfcc-tools), bpftool, python3-venv
+#   2. kernel headers: linux-headers-$(uname -r) where the distro has it; otherwise the distro's
+#      generic headers linked in as /lib/modules/$(uname -r)/{build,source} (a FALLBACK: bcc compiles,
+#      but struct layouts may differ from the running kernel)
+#   3. debugfs and tracefs mounted (bcc reads trace_pipe and tracepoint formats there)
+#   4. .venv: a Python environment on the distro's python3 that sees the distro's bcc, plus requirements.txt
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "needs root (BPF, mounts, apt): run it as 'sudo make run' or 'sudo make test'"
+[ "$(uname -s)" = Linux ] || die "eBPF needs a Linux kernel; this is $(uname -s)"
+command -v apt-get >/dev/null || die "this set-up knows Debian/Ubuntu (apt) only; install bcc by hand: see bcc's INSTALL.md"
+# The bpf() syscall is in the kernel's symbol table when the kernel was built with CONFIG_BPF_SYSCALL.
+grep -qE ' (__[a-z0-9]+_)?sys_bpf$' /proc/kallsyms \
+  || die "this kernel has no bpf() system call (CONFIG_BPF_SYSCALL off): no lesson can run here"
+
+KREL=$(uname -r)
+ARCH=$(dpkg --print-architecture)
+APT_UPDATED=
+apt_install() {  # apt_install PKG... — installs only what is missing, runs 'apt-get update' at most once
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ -z "$APT_UPDATED" ]; then say "apt-get update"; apt-get update -qq; APT_UPDATED=1; fi
+  say "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+apt_has() { apt-cache show "$1" >/dev/null 2>&1; }
+
+# 1. Packages. Never 'pip install bcc': PyPI's "bcc" is an unrelated project.
+apt_install bpfcc-tools python3-bpfcc python3-venv make
+if ! command -v bpftool >/dev/null; then
+  if [ -z "$APT_UPDATED" ]; then apt-get update -qq; APT_UPDATED=1; fi
+  if apt_has bpftool; then apt_install bpftool; else say "note: no 'bpftool' package here (optional)"; fi
+fi
+
+# 2. Kernel headers. bcc compiles every program against /lib/modules/$KREL/build (and .../source).
+MODDIR=/lib/modules/$KREL
+FALLBACK_MARK=$MODDIR/.bpf-lessons-fallback-headers
+if [ -e "$MODDIR/build/Makefile" ]; then
+  if [ -e "$FALLBACK_MARK" ]; then say "kernel headers: FALLBACK $(cat "$FALLBACK_MARK") (already set up)"
+  else say "kernel headers: $MODDIR/build"; fi
+else
+  if [ -z "$APT_UPDATED" ]; then say "apt-get update"; apt-get update -qq; APT_UPDATED=1; fi
+  if apt_has "linux-headers-$KREL"; then
+    apt_install "linux-headers-$KREL"
+    say "kernel headers: linux-headers-$KREL (matches the running kernel)"
+  else
+    # No package for this kernel (a custom or cloud kernel). Take the distro's generic headers and link
+    # them where bcc looks. Debian splits them into a -common tree (source) and a per-flavour tree (build);
+    # bcc needs both, so 'build' and 'source' point at one each.
+    generic=linux-headers-$ARCH
+    apt_has "$generic" || generic=linux-headers-generic   # Ubuntu's name
+    apt_has "$generic" || die "no headers package for $KREL and no generic one ($generic); install kernel headers by hand"
+    apt_install "$generic"
+    build=$(ls -d /usr/src/linux-headers-*-"$ARCH" /usr/src/linux-headers-*-generic 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$build" ] || die "installed $generic but found no /usr/src/linux-headers-* tree"
+    source=${build%-"$ARCH"}-common
+    [ -d "$source" ] || source=${build%-generic}
+    [ -d "$source" ] || source=$build
+    mkdir -p "$MODDIR"
+    ln -sfn "$build" "$MODDIR/build"
+    ln -sfn "$source" "$MODDIR/source"
+    echo "$(basename "$build") for kernel $KREL" > "$FALLBACK_MARK"
+    say "kernel headers: no linux-headers-$KREL in the distro; FALLBACK to $(basename "$build")"
+    say "  WARNING: these headers are for another kernel. bcc compiles, but struct layouts may differ from"
+    say "  the running kernel (reading task->real_parent->tgid, for one, can give garbage). Lesson 000 says more."
+  fi
+fi
+
+# 3. debugfs and tracefs: not mounted on some fresh machines, and bcc needs them.
+mountpoint -q /sys/kernel/debug || { mount -t debugfs debugfs /sys/kernel/debug && say "mounted debugfs"; } \
+  || die "cannot mount debugfs on /sys/kernel/debug (in a container? run on the host or a VM)"
+if [ ! -e /sys/kernel/tracing/trace_pipe ] && [ ! -e /sys/kernel/debug/tracing/trace_pipe ]; then
+  mount -t tracefs tracefs /sys/kernel/tracing && say "mounted tracefs" \
+    || die "cannot mount tracefs on /sys/kernel/tracing"
+fi
+
+# 4. The Python environment: the distro's python3 (the one python3-bpfcc installs into), with its
+# site-packages visible, plus requirements.txt. Rebuilt only when requirements.txt changes.
+VENV=.venv
+if ! cmp -s requirements.txt "$VENV/.requirements" 2>/dev/null || [ ! -x "$VENV/bin/python" ]; then
+  say "creating $VENV (distro python3 + requirements.txt)"
+  rm -rf "$VENV"
+  /usr/bin/python3 -m venv --system-site-packages "$VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt
+  cp requirements.txt "$VENV/.requirements"
+fi
+"$VENV/bin/python" -c 'from bcc import BPF' 2>/dev/null \
+  || die "bcc does not import in $VENV: is python3-bpfcc installed for /usr/bin/python3?"
+say "ready (bcc $("$VENV/bin/python" -c 'import bcc; print(bcc.__version__)'), kernel $KREL)"

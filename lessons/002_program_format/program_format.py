@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+# %% [markdown]
+# # Lesson 002 — the program format: C in a Python string, explicit attach, trace_fields()
+#
+# The same "Hello, World!" on clone() as lesson 001, written the way real bcc tools are written:
+# a multi-line C program, attached by an explicit call, and trace lines split into fields.
+#
+#     sudo python3 lessons/002_program_format/program_format.py [--probe auto|kprobe|tracepoint]
+#                                                             [--duration SECONDS] [--count N]
+#
+# Needs: root, bcc (python3-bpfcc), kernel headers, and either kprobes or the syscalls tracepoints.
+
+# %%
+import argparse
+import os
+import signal
+import sys
+
+try:
+    from bcc import BPF
+except ImportError:
+    sys.exit("error: cannot import bcc: install the distro's package (sudo apt install python3-bpfcc) and run "
+             "with /usr/bin/python3; never 'pip install bcc', which is an unrelated project")
+
+# %% [markdown]
+# ## The BPF program: C text in a Python string
+# The function has an ordinary name, so bcc attaches nothing by itself: we choose below where it runs.
+# No "\n" at the end of the message: this kernel ends each bpf_trace_printk line itself (see the note).
+
+# %%
+program = r"""
+int hello(void *ctx) {
+    bpf_trace_printk("Hello, World!");
+    return 0;
+}
+"""
+
+# %%
+parser = argparse.ArgumentParser(description="Hello, World! on clone(), attached explicitly, read with trace_fields().")
+parser.add_argument("--probe", choices=["auto", "kprobe", "tracepoint"], default="auto",
+                    help="auto: a kprobe on the clone syscall, or its tracepoint when kprobes cannot attach")
+parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
+parser.add_argument("--count", type=int, metavar="N", help="stop after N lines")
+args = parser.parse_args()
+if args.duration is not None and args.duration <= 0:
+    parser.error("--duration must be a positive number of seconds")
+if args.count is not None and args.count <= 0:
+    parser.error("--count must be a positive number")
+if os.geteuid() != 0:
+    sys.exit("error: loading BPF programs needs root: sudo python3 " + sys.argv[0])
+
+
+def kernel_has_kprobes():
+    # tracefs lists kprobe_events only when the kernel was built with kprobes (CONFIG_KPROBE_EVENTS).
+    return any(os.path.exists(d + "/kprobe_events") for d in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing"))
+
+
+def printable(raw):
+    """Bytes from the kernel -> text that cannot forge or colour a line: control characters, backslashes
+    and bytes that are not UTF-8 are shown escaped."""
+    out = []
+    for ch in raw.decode("utf-8", "surrogateescape"):
+        if "\udc80" <= ch <= "\udcff":
+            out.append("\\x%02x" % (ord(ch) - 0xDC00))
+        elif ch == "\\" or not ch.isprintable():
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+# %% [markdown]
+# ## Load, then attach explicitly
+# `BPF(text=...)` compiles and loads. `attach_kprobe` and `attach_tracepoint` choose the hook; the one C
+# function can be attached either way, because it only uses the context pointer, not its contents.
+
+# %%
+try:
+    b = BPF(text=program)
+except Exception:
+    sys.exit("error: bcc could not compile the program (kernel headers missing? run: sudo make setup, "
+             "then lessons/000_doctor/doctor.py)")
+
+attached = None
+if args.probe in ("auto", "kprobe"):
+    clone_fn = b.get_syscall_fnname("clone").decode()    # e.g. __x64_sys_clone on x86-64
+    if not kernel_has_kprobes():
+        if args.probe == "kprobe":
+            sys.exit("error: --probe kprobe: this kernel has no kprobes (no kprobe_events in tracefs: "
+                     "CONFIG_KPROBES is off); use --probe tracepoint")
+    else:
+        try:
+            b.attach_kprobe(event=clone_fn, fn_name="hello")
+            attached = "kprobe " + clone_fn
+        except Exception as e:
+            if args.probe == "kprobe":
+                sys.exit("error: cannot attach kprobe %s: %s" % (clone_fn, str(e).splitlines()[0]))
+            print("kprobe %s failed; falling back to the tracepoint" % clone_fn)
+if attached is None:
+    try:
+        b.attach_tracepoint(tp="syscalls:sys_enter_clone", fn_name="hello")
+    except Exception as e:
+        sys.exit("error: cannot attach tracepoint syscalls:sys_enter_clone: %s" % str(e).splitlines()[0])
+    attached = "tracepoint syscalls:sys_enter_clone"
+print("attached: " + attached)
+
+# %% [markdown]
+# ## Read the trace pipe, one line split into fields
+# `trace_fields()` blocks until a line arrives and returns (task, pid, cpu, flags, timestamp, message).
+# task is the kernel's remembered name for pid, and pid is the *thread* id of the caller.
+
+# %%
+def stop(signum, frame):
+    raise KeyboardInterrupt   # SIGTERM and the --duration alarm end the run like Ctrl-C does
+
+
+signal.signal(signal.SIGTERM, stop)
+if args.duration:
+    signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, args.duration)
+
+print("Tracing clone() ... Hit Ctrl-C to end.")
+print("%-18s %-16s %-7s %-3s %s" % ("TIME(s)", "COMM", "PID", "CPU", "MESSAGE"), flush=True)
+lines = 0
+try:
+    while args.count is None or lines < args.count:
+        task, pid, cpu, flags, ts, msg = b.trace_fields()
+        print("%-18.6f %-16s %-7d %-3d %s" % (ts, printable(task), pid, cpu, printable(msg)), flush=True)
+        lines += 1
+except KeyboardInterrupt:
+    pass   # bcc detaches the probe when the program exits

@@ -87,9 +87,9 @@ def require(condition, reason):
 class LessonRun:
     """One lesson running as a subprocess; its stdout and stderr are read without threads or blocking."""
 
-    def __init__(self, script, args=(), python=None, env=None):
+    def __init__(self, script, args=(), python=None, env=None, prefix=()):
         self.script = LESSONS / script
-        self.argv = [python or sys.executable, str(self.script), *map(str, args)]
+        self.argv = [*prefix, python or sys.executable, str(self.script), *map(str, args)]
         self.proc = subprocess.Popen(self.argv, cwd=str(ROOT), env=env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         self.lines, self.err_lines = [], []
@@ -184,14 +184,15 @@ class LessonRun:
             " ".join(self.argv), len(self.lines), "\n".join(self.lines[-40:]), "\n".join(self.err_lines[-40:]))
 
 
-def run_to_exit(script, args=(), timeout=READY_TIMEOUT, python=None, env=None):
-    """Run a lesson that is expected to end by itself (errors, --duration, doctor); return the LessonRun."""
-    run = LessonRun(script, args, python=python, env=env)
+def run_to_exit(script, args=(), timeout=READY_TIMEOUT, python=None, env=None, prefix=()):
+    """Run a lesson that is expected to end by itself (errors, --duration, doctor); return the LessonRun.
+    prefix: a command to run it under (e.g. setpriv to drop root)."""
+    run = LessonRun(script, args, python=python, env=env, prefix=prefix)
     run.finish(timeout)
     return run
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def bpf_ready():
     """Root, the distro's bcc and tracefs: skip (or, under `make test`, fail) with the precise reason."""
     reason = CAPS.missing()

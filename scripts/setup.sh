@@ -85,6 +85,9 @@ if [ ! -e /sys/kernel/tracing/trace_pipe ] && [ ! -e /sys/kernel/debug/tracing/t
     || die "cannot mount tracefs on /sys/kernel/tracing"
 fi
 
+# Lesson 000 reads the kernel lockdown state from securityfs.
+mountpoint -q /sys/kernel/security || mount -t securityfs securityfs /sys/kernel/security 2>/dev/null || true
+
 # 4. The Python environment: the distro's python3 (the one python3-bpfcc installs into), with its
 # site-packages visible, plus requirements.txt. Rebuilt only when requirements.txt changes.
 VENV=.venv

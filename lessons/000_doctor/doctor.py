@@ -1,0 +1,261 @@
+#!/usr/bin/env python3
+# %% [markdown]
+# # Lesson 000 — doctor: can this machine run the lessons?
+#
+# Checks, one row each, what the lessons need, and says how to fix what is missing. Features are
+# decided by trying them (loading and attaching tiny programs, delivering one event), not by guessing.
+#
+#     sudo python3 lessons/000_doctor/doctor.py [--json]
+#
+# Exit 0 when the lessons can run (tracepoint fallbacks included), 1 otherwise.
+
+# %%
+import argparse
+import contextlib
+import json
+import os
+import sys
+
+parser = argparse.ArgumentParser(description="Check this machine for the eBPF lessons.")
+parser.add_argument("--json", action="store_true", help="print the result as JSON (for checking many machines)")
+args = parser.parse_args()
+
+KERNEL = os.uname().release
+checks = {}   # id -> {"name", "status": ok|warn|fail|skip, "detail", "fix"}
+
+
+def check(cid, name, status, detail, fix=""):
+    checks[cid] = {"name": name, "status": status, "detail": detail, "fix": fix if status != "ok" else ""}
+    return status == "ok"
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """libbcc prints its own complaints on fd 2 when an attach fails; the table says it better."""
+    saved = os.dup(2)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def first_line(e):
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+
+
+# %% [markdown]
+# ## Checks that need no BPF program
+
+# %%
+root = check("root", "root", "ok" if os.geteuid() == 0 else "fail", "euid %d" % os.geteuid(),
+             "run as root: sudo python3 lessons/000_doctor/doctor.py")
+try:
+    import bcc
+    from bcc import BPF
+    real = hasattr(bcc, "libbcc") and os.path.dirname(bcc.__file__)
+    have_bcc = check("bcc", "bcc importable", "ok", "bcc %s from %s (%s)" % (bcc.__version__, real, sys.executable))
+except ImportError as e:
+    have_bcc = check("bcc", "bcc importable", "fail", "%s: %s" % (sys.executable, first_line(e)),
+                     "sudo apt install python3-bpfcc, and run with /usr/bin/python3 (never 'pip install bcc')")
+
+mounts = open("/proc/mounts").read().split("\n")
+mounted = {line.split()[2] for line in mounts if line}
+check("debugfs", "debugfs mounted", "ok" if "debugfs" in mounted else "warn",
+      "/sys/kernel/debug" if "debugfs" in mounted else "not mounted",
+      "sudo mount -t debugfs debugfs /sys/kernel/debug   (make setup does it)")
+TRACEFS = next((d for d in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing") if os.path.exists(d + "/trace_pipe")), None)
+tracefs = check("tracefs", "tracefs mounted", "ok" if TRACEFS else "fail", TRACEFS or "no trace_pipe found",
+                "sudo mount -t tracefs tracefs /sys/kernel/tracing   (make setup does it)")
+
+build = "/lib/modules/%s/build" % KERNEL
+release_file = os.path.join(build, "include/config/kernel.release")
+headers_for = open(release_file).read().strip() if os.path.exists(release_file) else None
+if headers_for == KERNEL:
+    check("headers", "kernel headers", "ok", "matching: %s" % os.path.realpath(build))
+elif os.path.isdir(build):
+    check("headers", "kernel headers", "warn", "FALLBACK: headers of %s for kernel %s; bcc compiles, but "
+                    "struct layouts may differ (read fields via BTF offsets)" % (headers_for or "?", KERNEL),
+                    "apt install linux-headers-%s where it exists" % KERNEL)
+elif os.path.exists("/sys/kernel/kheaders.tar.xz"):
+    check("headers", "kernel headers", "warn", "none installed; the kernel's own kheaders.tar.xz is there")
+else:
+    check("headers", "kernel headers", "fail", "none: %s does not exist" % build,
+                    "sudo make setup (installs linux-headers-%s, or the fallback)" % KERNEL)
+
+headers = checks["headers"]["status"] != "fail"    # a fallback tree still compiles
+
+btf = os.path.exists("/sys/kernel/btf/vmlinux")
+check("btf", "BTF", "ok" if btf else "warn",
+      "/sys/kernel/btf/vmlinux (%d KiB)" % (os.path.getsize("/sys/kernel/btf/vmlinux") // 1024) if btf else "absent",
+      "a kernel built with CONFIG_DEBUG_INFO_BTF=y; lesson 008 then relies on the headers for ppid")
+
+try:
+    lockdown = open("/sys/kernel/security/lockdown").read().split("[")[1].split("]")[0]
+    # Only 'confidentiality' stops BPF programs from reading kernel memory (task->real_parent, ...).
+    check("lockdown", "kernel lockdown", "warn" if lockdown == "confidentiality" else "ok", lockdown,
+          "lockdown=confidentiality forbids reading kernel memory from BPF; boot with lockdown=integrity or none")
+except (OSError, IndexError):
+    if "securityfs" in mounted:
+        check("lockdown", "kernel lockdown", "ok", "none (kernel built without lockdown)")
+    else:
+        check("lockdown", "kernel lockdown", "warn", "unknown: securityfs is not mounted",
+              "sudo mount -t securityfs securityfs /sys/kernel/security, then run the doctor again")
+
+# %% [markdown]
+# ## Checks by trying: load, attach, deliver one event
+# One program holds several functions; each attach is tried on its own. A getppid() call of ours is the
+# event that the perf buffer and the ring buffer must deliver.
+
+# %%
+PROGRAM = r"""
+BPF_PERF_OUTPUT(perf_events);
+// bcc remembers a loaded function by name with its program type, so each hook gets its own function.
+int noop_kprobe(void *ctx) { return 0; }
+int noop_tracepoint(void *ctx) { return 0; }
+int noop_raw(void *ctx) { return 0; }
+int noop_uprobe(void *ctx) { return 0; }
+int on_getppid(void *ctx) {
+    u32 tgid = bpf_get_current_pid_tgid() >> 32, marker = 42;
+    if (tgid != DOCTOR_TGID) return 0;
+    perf_events.perf_submit(ctx, &marker, sizeof(marker));
+    return 0;
+}
+"""
+RINGBUF = r"""
+BPF_RINGBUF_OUTPUT(ring_events, 8);
+int on_getppid(void *ctx) {
+    u32 tgid = bpf_get_current_pid_tgid() >> 32, marker = 42;
+    if (tgid != DOCTOR_TGID) return 0;
+    ring_events.ringbuf_output(&marker, sizeof(marker), 0);
+    return 0;
+}
+"""
+can_try = root and have_bcc and tracefs and headers
+SKIP = "needs root, bcc, tracefs and headers (see above)"
+cflags = ["-DDOCTOR_TGID=%d" % os.getpid()]
+b = None
+if can_try:
+    try:
+        with quiet_stderr():
+            b = BPF(text=PROGRAM, cflags=cflags)
+    except Exception as e:
+        check("compile", "compile a program", "fail", first_line(e), "check the headers row; run sudo make setup")
+        can_try = False
+
+
+def attempt(cid, name, action, fix, fail_status="warn"):
+    if not can_try:
+        return check(cid, name, "skip", SKIP)
+    try:
+        with quiet_stderr():
+            detail = action()
+        return check(cid, name, "ok", detail)
+    except Exception as e:
+        return check(cid, name, fail_status, first_line(e), fix)
+
+
+def try_kprobe():
+    if not os.path.exists(TRACEFS + "/kprobe_events"):
+        raise RuntimeError("no kprobe_events in tracefs: kernel built without kprobes (CONFIG_KPROBES off)")
+    fn = b.get_syscall_fnname("clone").decode()
+    b.attach_kprobe(event=fn, fn_name="noop_kprobe")
+    return "attached kprobe " + fn
+
+
+def try_fentry():
+    if not BPF.support_kfunc():
+        raise RuntimeError("bcc or the kernel lacks fentry (BPF trampolines)")
+    BPF(text="KFUNC_PROBE(%s) { return 0; }" % b.get_syscall_fnname("getppid").decode())
+    return "loaded and attached a KFUNC_PROBE"
+
+
+def deliver(obj, kind):
+    got = []
+    if kind == "perf":
+        obj["perf_events"].open_perf_buffer(lambda cpu, data, size: got.append(1))
+        poll = obj.perf_buffer_poll
+    else:
+        obj["ring_events"].open_ring_buffer(lambda ctx, data, size: got.append(1))
+        poll = obj.ring_buffer_poll
+    os.getppid()
+    for _ in range(20):   # at most 2 s
+        poll(timeout=100)
+        if got:
+            return "delivered our getppid() event"
+    raise RuntimeError("attached, but our event did not arrive within 2 s")
+
+
+def try_tracepoints():
+    b.attach_tracepoint(tp="syscalls:sys_enter_getppid", fn_name="on_getppid")
+    b.attach_tracepoint(tp="sched:sched_process_exec", fn_name="noop_tracepoint")
+    return "attached syscalls:sys_enter_getppid, sched:sched_process_exec"
+
+
+def try_ringbuf():
+    ring = BPF(text=RINGBUF, cflags=cflags)
+    ring.attach_tracepoint(tp="syscalls:sys_enter_getppid", fn_name="on_getppid")
+    return deliver(ring, "ring")
+
+
+kprobes = attempt("kprobes", "kprobes", try_kprobe, "lessons fall back to tracepoints; a stock distro kernel has kprobes")
+fentry = attempt("fentry", "fentry (kfunc)", try_fentry, "not needed: the lessons use kprobes or tracepoints")
+tracepoints = attempt("tracepoints", "tracepoints", try_tracepoints,
+                      "a kernel with CONFIG_FTRACE_SYSCALLS and tracefs mounted", "fail")
+raw_tp = attempt("raw_tracepoints", "raw tracepoints", lambda: b.attach_raw_tracepoint(tp="sys_enter", fn_name="noop_raw")
+                 or "attached raw tracepoint sys_enter", "lesson 004 then needs kprobes or tracepoints")
+uprobes = attempt("uprobes", "uprobes", lambda: b.attach_uprobe(name="c", sym="getpid", fn_name="noop_uprobe")
+                  or "attached uprobe libc:getpid", "a kernel with CONFIG_UPROBE_EVENTS")
+if tracepoints:
+    perf = attempt("perf_buffer", "perf buffer", lambda: deliver(b, "perf"),
+                   "a kernel with CONFIG_BPF_EVENTS and perf events", "fail")
+    ringbuf = attempt("ring_buffer", "ring buffer", try_ringbuf, "kernel >= 5.8; lessons use the perf buffer instead")
+else:
+    perf = check("perf_buffer", "perf buffer", "skip", "needs tracepoints to cause an event")
+    ringbuf = check("ring_buffer", "ring buffer", "skip", "needs tracepoints to cause an event")
+
+# %% [markdown]
+# ## Verdict: which lessons run, and with which probe
+# Each lesson: the probe its seed teaches, the fallback, and anything else it needs.
+
+# %%
+LESSONS = [  # folder, preferred kind, fallback kind(s), other needs
+    ("001_hello", "kprobe", "tracepoint", []),
+    ("002_program_format", "kprobe", "tracepoint", []),
+    ("003_do_sys_open", "kprobe", "tracepoint", []),
+    ("004_pid_comm", "kprobe", "tracepoint + raw_tracepoint", ["raw_tracepoints"]),
+    ("005_perf_output", "kprobe", "tracepoint", ["perf_buffer"]),
+    ("006_bpf_hash", "kprobe", "tracepoint", []),
+    ("007_exec", "tracepoint", "tracepoint", []),
+    ("008_execve", "kprobe", "tracepoint", ["perf_buffer"]),
+]
+here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+verdict = []
+for folder, preferred, fallback, needs in LESSONS:
+    if not os.path.isdir(os.path.join(here, folder)):
+        continue
+    missing = [n for n in needs if checks[n]["status"] != "ok"] + ([] if tracepoints else ["tracepoints"])
+    probe = preferred if (preferred != "kprobe" or kprobes) else fallback
+    verdict.append({"lesson": folder, "runs": not missing, "probe": probe if not missing else None,
+                    "missing": missing})
+ok = root and have_bcc and tracefs and headers and tracepoints and all(v["runs"] for v in verdict)
+
+# %%
+if args.json:
+    print(json.dumps({"kernel": KERNEL, "ok": ok, "checks": checks, "lessons": verdict}, indent=2))
+else:
+    print("Kernel %s\n" % KERNEL)
+    print("%-18s %-6s %s" % ("CHECK", "STATUS", "DETAIL"))
+    for c in checks.values():
+        print("%-18s %-6s %s" % (c["name"], c["status"].upper(), c["detail"]))
+        if c["fix"]:
+            print("%-18s %-6s fix: %s" % ("", "", c["fix"]))
+    print("\n%-20s %s" % ("LESSON", "VERDICT"))
+    for v in verdict:
+        print("%-20s %s" % (v["lesson"], "runs with %s" % v["probe"] if v["runs"] else
+                            "cannot run: needs " + ", ".join(v["missing"])))
+    print("\n" + ("OK: the lessons can run here%s." % ("" if kprobes else " (with tracepoint fallbacks: no kprobes)")
+                  if ok else "NOT READY: fix the rows marked FAIL above (sudo make setup fixes most)."))
+sys.exit(0 if ok else 1)

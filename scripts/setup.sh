@@ -38,10 +38,8 @@ apt_has() { apt-cache show "$1" >/dev/null 2>&1; }
 
 # 1. Packages. Never 'pip install bcc': PyPI's "bcc" is an unrelated project.
 apt_install bpfcc-tools python3-bpfcc python3-venv make
-if ! command -v bpftool >/dev/null; then
-  if [ -z "$APT_UPDATED" ]; then apt-get update -qq; APT_UPDATED=1; fi
-  if apt_has bpftool; then apt_install bpftool; else say "note: no 'bpftool' package here (optional)"; fi
-fi
+# bpftool is optional (Ubuntu ships it per kernel, in linux-tools-*); the lessons do not need it.
+command -v bpftool >/dev/null || { apt_has bpftool && apt_install bpftool; } || say "note: no bpftool package (optional)"
 
 # 2. Kernel headers. bcc compiles every program against /lib/modules/$KREL/build (and .../source).
 MODDIR=/lib/modules/$KREL

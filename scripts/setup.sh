@@ -43,10 +43,10 @@ command -v bpftool >/dev/null || { apt_has bpftool && apt_install bpftool; } || 
 
 # 2. Kernel headers. bcc compiles every program against /lib/modules/$KREL/build (and .../source).
 MODDIR=/lib/modules/$KREL
-FALLBACK_MARK=$MODDIR/.bpf-lessons-fallback-headers
 if [ -e "$MODDIR/build/Makefile" ]; then
-  if [ -e "$FALLBACK_MARK" ]; then say "kernel headers: FALLBACK $(cat "$FALLBACK_MARK") (already set up)"
-  else say "kernel headers: $MODDIR/build"; fi
+  made_for=$(cat "$MODDIR/build/include/config/kernel.release" 2>/dev/null || echo unknown)
+  if [ "$made_for" = "$KREL" ]; then say "kernel headers: matching ($MODDIR/build)"
+  else say "kernel headers: FALLBACK, made for $made_for (struct layouts may differ from $KREL)"; fi
 else
   if [ -z "$APT_UPDATED" ]; then say "apt-get update"; apt-get update -qq; APT_UPDATED=1; fi
   if apt_has "linux-headers-$KREL"; then
@@ -68,7 +68,6 @@ else
     mkdir -p "$MODDIR"
     ln -sfn "$build" "$MODDIR/build"
     ln -sfn "$source" "$MODDIR/source"
-    echo "$(basename "$build") for kernel $KREL" > "$FALLBACK_MARK"
     say "kernel headers: no linux-headers-$KREL in the distro; FALLBACK to $(basename "$build")"
     say "  WARNING: these headers are for another kernel. bcc compiles, but struct layouts may differ from"
     say "  the running kernel (reading task->real_parent->tgid, for one, can give garbage). Lesson 000 says more."

@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+trap 'die "step failed (line $LINENO): $BASH_COMMAND"' ERR   # never stop silently
 
 [ "$(id -u)" -eq 0 ] || die "needs root (BPF, mounts, apt): run it as 'sudo make run' or 'sudo make test'"
 [ "$(uname -s)" = Linux ] || die "eBPF needs a Linux kernel; this is $(uname -s)"
@@ -60,7 +61,7 @@ else
     apt_has "$generic" || generic=linux-headers-generic   # Ubuntu's name
     apt_has "$generic" || die "no headers package for $KREL and no generic one ($generic); install kernel headers by hand"
     apt_install "$generic"
-    build=$(ls -d /usr/src/linux-headers-*-"$ARCH" /usr/src/linux-headers-*-generic 2>/dev/null | sort -V | tail -n 1)
+    build=$( (ls -d /usr/src/linux-headers-*-"$ARCH" /usr/src/linux-headers-*-generic 2>/dev/null || true) | sort -V | tail -n 1)
     [ -n "$build" ] || die "installed $generic but found no /usr/src/linux-headers-* tree"
     source=${build%-"$ARCH"}-common
     [ -d "$source" ] || source=${build%-generic}

@@ -12,9 +12,11 @@ import ast
 import os
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -57,6 +59,9 @@ class Caps:
         self.tracefs = tracefs_dir()
         self.kprobes = bool(self.tracefs) and os.path.exists(self.tracefs + "/kprobe_events")
         self.btf = os.path.exists("/sys/kernel/btf/vmlinux")
+        release = "/lib/modules/%s/build/include/config/kernel.release" % self.kernel
+        # Headers of this very kernel: struct layouts compiled from them are right (lesson 008's fallback).
+        self.headers_match = os.path.exists(release) and open(release).read().strip() == self.kernel
 
     def missing(self):
         """The first reason lessons cannot run here, or None."""
@@ -239,6 +244,32 @@ def parse_trace_line(line):
     return d
 
 
+def trace_comm_of(pid):
+    """The name the trace buffer shows for pid (from saved_cmdlines), or None while it has not saved one:
+    trace_pipe lines then show "<...>". The kernel saves a name at a context switch after the task's event."""
+    with open(CAPS.tracefs + "/saved_cmdlines") as f:
+        return next((line.split(" ", 1)[1].rstrip("\n") for line in f if line.split(" ", 1)[0] == str(pid)), None)
+
+
+def until_seen(run, act, found, what, every=0.5, timeout=EVENT_TIMEOUT):
+    """Do act() again every `every` seconds until found() is true on the lesson's output, bounded by timeout:
+    for lessons that read the shared trace buffer, which loses lines under load (LESSONS.md §5).
+    Returns (what found() returned, how many times act() ran)."""
+    deadline, acts = time.monotonic() + timeout, 0
+    while time.monotonic() < deadline:
+        act()
+        acts += 1
+        next_act = min(time.monotonic() + every, deadline)
+        while time.monotonic() < next_act and (run._open or run.proc.poll() is None):
+            result = found()
+            if result:
+                return result, acts
+            run._pump(min(0.1, max(next_act - time.monotonic(), 0)))
+        if not run._open and run.proc.poll() is not None:
+            break
+    return run.wait_for(found, 0.01, "%s (after %d tries in %.0f s)" % (what, acts, timeout)), acts
+
+
 # ---------------------------------------------------------------- workloads the tests own
 def fork_children(n):
     """Fork n children from this process's main thread; each exits at once. os.fork() is the clone()
@@ -257,3 +288,104 @@ def own_comm():
     """This process's comm, as the kernel knows it (TASK_COMM_LEN: at most 15 bytes)."""
     with open("/proc/self/comm") as f:
         return f.read().rstrip("\n")
+
+
+def unique_path(tag, directory="/tmp"):
+    """A path no other run or process uses: directory/lesson-<tag>-<this pid>-<random hex>. It is not created.
+    Short (< 63 bytes with /tmp) so that even kernels before 5.13, whose bpf_trace_printk prints at most
+    63 bytes of a string, show it whole."""
+    return os.path.join(directory, "lesson-%s-%d-%s" % (tag, os.getpid(), os.urandom(4).hex()))
+
+
+def chmod_in_thread(path, mode):
+    """os.chmod(path, mode) from a second thread of this process: the chmod() system call (LESSONS.md §5),
+    made by a task whose thread id differs from the process id. Returns that thread's id (gettid())."""
+    done = {}
+
+    def work():
+        done["tid"] = threading.get_native_id()
+        os.chmod(path, mode)
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(EVENT_TIMEOUT)
+    assert not thread.is_alive() and "tid" in done, "the chmod thread did not finish"
+    return done["tid"]
+
+
+def chmod_by_coreutils(path, mode):
+    """coreutils chmod (the fchmodat() system call) in a child process. Returns the child's pid."""
+    proc = subprocess.Popen(["chmod", "%o" % mode, path])
+    assert proc.wait(EVENT_TIMEOUT) == 0, "chmod %o %s failed" % (mode, path)
+    return proc.pid
+
+
+def unique_program(directory, prefix):
+    """A copy of /bin/true named prefix + this test process's pid + a counter, at most 15 bytes so that the
+    kernel's comm for it is the whole name. Returns its path (str)."""
+    unique_program.made = getattr(unique_program, "made", 0) + 1
+    name = ("%s%d_%d" % (prefix, os.getpid(), unique_program.made))
+    assert len(name) <= 15, "name %r is longer than TASK_COMM_LEN - 1" % name
+    path = os.path.join(str(directory), name)
+    shutil.copy("/bin/true", path)
+    os.chmod(path, 0o755)
+    return path
+
+
+SPAWNER = r"""
+import ast, os, sys
+comm, runs = ast.literal_eval(sys.stdin.read())
+with open("/proc/self/comm", "w") as f:
+    f.write(comm)                      # the spawned children inherit it: their comm until they exec
+done = []
+for path, argv in runs:
+    try:
+        pid = os.posix_spawn(path, argv, {})    # a vfork-ed child that calls execve(path, argv, {})
+        os.waitpid(pid, 0)
+        done.append(pid)
+    except OSError as e:
+        done.append(-e.errno)            # the exec failed (e.g. -2: ENOENT); the execve() call happened
+print(repr(done))
+"""
+
+
+def exec_from_parent(runs, comm, timeout=None):
+    """Start a Python parent process named `comm` that runs each (path, argv) of `runs` in turn with
+    posix_spawn (execve() in a new child) and waits for it. argv items may be str or bytes.
+    Returns (the parent's pid, [child pid, or -errno when the exec failed, per run])."""
+    proc = subprocess.Popen([sys.executable, "-c", SPAWNER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    out, err = proc.communicate(repr((comm, list(runs))).encode(), timeout=timeout or EVENT_TIMEOUT * 3)
+    assert proc.returncode == 0, err.decode(errors="replace")
+    return proc.pid, ast.literal_eval(out.decode())
+
+
+def btf_offsets_by_bpftool(struct_name, members):
+    """{member: byte offset} of a struct in the running kernel, as `bpftool btf dump` reports it: a reading
+    independent of any lesson's own BTF parser. None when bpftool or BTF is absent. Members of anonymous
+    structs/unions are searched too."""
+    bpftool = shutil.which("bpftool") or next((p for p in ("/usr/sbin/bpftool", "/sbin/bpftool") if os.path.exists(p)), None)
+    if not (bpftool and CAPS.btf):
+        return None
+    raw = subprocess.run([bpftool, "btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format", "raw"],
+                         stdout=subprocess.PIPE, check=True, timeout=30).stdout.decode()
+    types, current = {}, None     # id -> (kind, name, [(member, type id, bit offset)])
+    for line in raw.splitlines():
+        m = re.match(r"^\[(\d+)\] (\w+) '([^']*)'", line)
+        if m:
+            current = types[int(m.group(1))] = (m.group(2), m.group(3), [])
+        elif current and line.startswith("\t'"):
+            m = re.match(r"^\t'([^']*)' type_id=(\d+) bits_offset=(\d+)", line)
+            if m:
+                current[2].append((m.group(1), int(m.group(2)), int(m.group(3))))
+
+    def find(tid, want, base):
+        for name, mtype, bits in types[tid][2]:
+            if name == want:
+                return base + bits // 8
+            if name == "(anon)" and types[mtype][0] in ("STRUCT", "UNION"):   # how bpftool shows no name
+                found = find(mtype, want, base + bits // 8)
+                if found is not None:
+                    return found
+        return None
+    tid = next(t for t, (kind, name, ms) in types.items() if kind == "STRUCT" and name == struct_name and ms)
+    return {m: find(tid, m, 0) for m in members}

@@ -91,6 +91,12 @@ btf = os.path.exists("/sys/kernel/btf/vmlinux")
 check("btf", "BTF", "ok" if btf else "warn",
       "/sys/kernel/btf/vmlinux (%d KiB)" % (os.path.getsize("/sys/kernel/btf/vmlinux") // 1024) if btf else "absent",
       "a kernel built with CONFIG_DEBUG_INFO_BTF=y; lesson 008 then relies on the headers for ppid")
+# Lesson 008 reads task_struct fields (ppid) at offsets that must fit the running kernel: BTF gives them,
+# or headers of this very kernel do; fallback headers of another version give garbage.
+check("task_layout", "task_struct layout", "ok" if btf or headers_for == KERNEL else "warn",
+      "from BTF" if btf else "from the headers of %s" % KERNEL if headers_for == KERNEL else
+      "no BTF, and the headers are of %s: lesson 008's ppid would be wrong" % (headers_for or "no kernel"),
+      "a kernel with BTF (CONFIG_DEBUG_INFO_BTF=y), or install linux-headers-%s" % KERNEL)
 
 try:
     lockdown = open("/sys/kernel/security/lockdown").read().split("[")[1].split("]")[0]
@@ -227,9 +233,9 @@ LESSONS = [  # folder, preferred kind, fallback kind(s), other needs
     ("003_do_sys_open", "kprobe", "tracepoint", []),
     ("004_pid_comm", "kprobe", "tracepoint + raw_tracepoint", ["raw_tracepoints"]),
     ("005_perf_output", "kprobe", "tracepoint", ["perf_buffer"]),
-    ("006_bpf_hash", "kprobe", "tracepoint", []),
-    ("007_exec", "tracepoint", "tracepoint", []),
-    ("008_execve", "kprobe", "tracepoint", ["perf_buffer"]),
+    ("006_bpf_hash", "kprobe", "tracepoint", ["perf_buffer"]),
+    ("007_exec", "tracepoint", "tracepoint", ["perf_buffer"]),
+    ("008_execve", "kprobe", "tracepoint", ["perf_buffer", "task_layout"]),
 ]
 here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 verdict = []

@@ -1,0 +1,108 @@
+"""Lesson 006: BPF_HASH. timing: the intervals between the test's own sync() calls; count: the exact number
+of getppid() calls a child of the test made."""
+import os
+import re
+import time
+
+from conftest import CAPS, TIME_SCALE, expected_auto_probe, own_comm, run_to_exit
+
+LESSON = "006_bpf_hash/bpf_hash.py"
+ROW = re.compile(r"^\d\d:\d\d:\d\d\s+(?P<pid>\d+)\s+(?P<value>[\d.]+) (?P<comm>.*)$")
+TOLERANCE = 0.02 * TIME_SCALE    # s: from time.monotonic() in the test to the syscall's entry
+GAPS = [0.2, 0.45, 1.3, 0.1]     # between the test's sync() calls; 1.3 s is over the lesson's 1 s window
+
+
+def rows_of(run, pid):
+    return [m for m in map(ROW.match, run.lines) if m and int(m.group("pid")) == pid]
+
+
+def check_sync_intervals(run):
+    """The test calls sync() len(GAPS)+1 times at the gaps above: one line per gap under a second, each
+    interval within TOLERANCE of the gap the test measured, and none for the 1.3 s gap."""
+    me, starts = os.getpid(), []
+    for gap in GAPS + [None]:
+        starts.append(time.monotonic())
+        os.sync()
+        if gap is not None:
+            time.sleep(max(0.0, starts[-1] + gap - time.monotonic()))
+    measured = [b - a for a, b in zip(starts, starts[1:])]
+    expected = [m for m in measured if m < 1.0]
+    run.wait_for(lambda: len(rows_of(run, me)) >= len(expected), what="%d interval lines for pid %d" % (len(expected), me))
+    run.stop()
+    run.assert_clean_exit()
+    ours = rows_of(run, me)
+    got = [float(m.group("value")) / 1000 for m in ours]
+    assert len(got) == len(expected), (measured, run.transcript())
+    for g, e in zip(got, expected):
+        assert abs(g - e) <= TOLERANCE, ("interval %.4f s, the test measured %.4f s" % (g, e), run.transcript())
+    assert {m.group("comm") for m in ours} == {own_comm()}, run.transcript()
+
+
+def test_auto_timing_prints_the_intervals_the_test_made(lesson, record_property):
+    run = lesson(LESSON, "--probe", "auto")
+    kind, target = run.attached()
+    record_property("probe_auto", kind)
+    assert kind == expected_auto_probe()
+    assert target == "syscalls:sys_enter_sync" if kind == "tracepoint" else target.endswith("sys_sync"), target
+    assert "attached: tracepoint sched:sched_process_exit" in run.lines, run.transcript()
+    check_sync_intervals(run)
+
+
+def child_calls_getppid(n):
+    """A child of the test (a new pid, the test's comm) calls getppid() exactly n times and exits."""
+    pid = os.fork()
+    if pid == 0:
+        for _ in range(n):
+            os.getppid()
+        os._exit(0)
+    os.waitpid(pid, 0)
+    return pid
+
+
+def check_exact_count(run, calls=37):
+    child = child_calls_getppid(calls)
+    total = lambda: sum(int(m.group("value")) for m in rows_of(run, child))   # noqa: E731
+    run.wait_for(lambda: total() >= calls, what="%d getppid calls counted for pid %d" % (calls, child))
+    run.stop()           # the lesson prints what it counted since its last printout, then exits
+    run.assert_clean_exit()
+    # The child's calls may straddle a printout: its rows add up to exactly what it did.
+    assert total() == calls, run.transcript()
+    assert {m.group("comm") for m in rows_of(run, child)} == {own_comm()}, run.transcript()
+
+
+def test_forced_tracepoint_counts_exactly(lesson):
+    run = lesson(LESSON, "--mode", "count", "--syscall", "getppid", "--interval", "0.5", "--probe", "tracepoint")
+    assert run.attached() == ("tracepoint", "syscalls:sys_enter_getppid")
+    check_exact_count(run)
+
+
+def test_forced_kprobe(lesson, bpf_ready):
+    if CAPS.kprobes:
+        run = lesson(LESSON, "--mode", "count", "--syscall", "getppid", "--interval", "0.5", "--probe", "kprobe")
+        kind, target = run.attached()
+        assert kind == "kprobe" and target.endswith("sys_getppid"), target
+        check_exact_count(run)
+    else:
+        run = run_to_exit(LESSON, ["--probe", "kprobe"])
+        assert run.returncode != 0
+        assert run.err_lines == ["error: --probe kprobe: this kernel has no kprobes (no kprobe_events in tracefs: "
+                                 "CONFIG_KPROBES is off); use --probe tracepoint"], run.transcript()
+
+
+def test_unknown_syscall_is_one_clear_error(bpf_ready):
+    run = run_to_exit(LESSON, ["--syscall", "no_such_call", "--probe", "tracepoint"])
+    assert run.returncode != 0
+    assert run.err_lines == ["error: no tracepoint syscalls:sys_enter_no_such_call: is 'no_such_call' a syscall "
+                             "of this kernel?"], run.transcript()
+
+
+def test_duration_ends_count_mode_with_a_last_printout(lesson):
+    """--duration 1 with a 5 s interval: no periodic printout happens, so the child's count can only come
+    from the printout the lesson makes at exit."""
+    start = time.monotonic()
+    run = lesson(LESSON, "--mode", "count", "--syscall", "getppid", "--interval", "5", "--duration", "1")
+    child = child_calls_getppid(11)
+    run.finish(timeout=10 * TIME_SCALE)
+    run.assert_clean_exit()
+    assert time.monotonic() - start < 5 * TIME_SCALE, "ended by --duration, not after the 5 s interval"
+    assert [int(m.group("value")) for m in rows_of(run, child)] == [11], run.transcript()

@@ -1,0 +1,159 @@
+"""Lesson 008: execve() entry through the perf buffer. A parent process the test started (its pid known,
+its comm unique) execs uniquely named programs with unique argv: every field of their lines is checked,
+ppid above all, whose offsets come from BTF."""
+import re
+import threading
+import time
+
+from conftest import (CAPS, TIME_SCALE, btf_offsets_by_bpftool, exec_from_parent, expected_auto_probe,
+                      run_to_exit, unique_program)
+
+LESSON = "008_execve/execve.py"
+ROW = re.compile(r"^(?P<comm>\S+)\s+(?P<pid>\d+)\s+(?P<ppid>\d+)\s+(?P<filename>\S+)(?: (?P<args>.*))?$")
+BURST = 1000
+
+
+def rows_for(run, filename):
+    return [m for m in map(ROW.match, run.lines) if m and m.group("filename") == filename]
+
+
+def check_pid_ppid_comm_filename_argv(run, tmp_path):
+    """Two programs, then a missing file: each execve() call is one line with the values the test caused."""
+    progs = [unique_program(tmp_path, "t008_") for _ in range(2)]
+    missing = str(tmp_path / "t008_missing")
+    runs = [(progs[0], ["first", "--alpha", "1"]), (progs[1], ["second", "beta"]), (missing, ["gone", "x"])]
+    parent, results = exec_from_parent(runs, comm="t008parent")
+    assert results[2] == -2, results          # ENOENT: the exec failed, the call was made
+    run.wait_for(lambda: all(rows_for(run, path) for path, _ in runs), what="lines for the 3 execve() calls")
+    run.stop()
+    run.assert_clean_exit()
+    for (path, argv), pid in zip(runs, results):
+        rows = rows_for(run, path)
+        assert len(rows) == 1, run.transcript()
+        m = rows[0]
+        assert m.group("comm") == "t008parent", run.transcript()     # the caller: exec has not happened yet
+        assert int(m.group("ppid")) == parent, ("ppid", run.transcript())
+        assert m.group("args") == " ".join(argv), run.transcript()
+        if pid > 0:
+            assert int(m.group("pid")) == pid, run.transcript()
+        else:
+            assert int(m.group("pid")) not in (parent, 0), run.transcript()
+    assert "lost 0 events in total" in run.lines, run.transcript()
+
+
+def check_offsets_line(run):
+    """With BTF the lesson says it took the offsets from there, and they are bpftool's (when installed)."""
+    line = next(line for line in run.lines if line.startswith("ppid: "))
+    if not CAPS.btf:
+        assert "from the kernel headers" in line, line
+        return
+    m = re.match(r"^ppid: task_struct.real_parent at byte (\d+), .tgid at byte (\d+), from BTF$", line)
+    assert m, line
+    expected = btf_offsets_by_bpftool("task_struct", ["real_parent", "tgid"])
+    if expected:
+        assert (int(m.group(1)), int(m.group(2))) == (expected["real_parent"], expected["tgid"]), line
+
+
+def test_auto_reports_pid_ppid_comm_filename_argv(lesson, record_property, tmp_path):
+    run = lesson(LESSON, "--probe", "auto")
+    kind, target = run.attached()
+    record_property("probe_auto", kind)
+    assert kind == expected_auto_probe()
+    assert target == "syscalls:sys_enter_execve" if kind == "tracepoint" else target.endswith("sys_execve"), target
+    check_offsets_line(run)
+    check_pid_ppid_comm_filename_argv(run, tmp_path)
+
+
+def test_forced_tracepoint(lesson, tmp_path):
+    run = lesson(LESSON, "--probe", "tracepoint")
+    assert run.attached() == ("tracepoint", "syscalls:sys_enter_execve")
+    check_pid_ppid_comm_filename_argv(run, tmp_path)
+
+
+def test_forced_kprobe(lesson, bpf_ready, tmp_path):
+    if CAPS.kprobes:
+        run = lesson(LESSON, "--probe", "kprobe")
+        kind, target = run.attached()
+        assert kind == "kprobe" and target.endswith("sys_execve"), target
+        check_pid_ppid_comm_filename_argv(run, tmp_path)
+    else:
+        run = run_to_exit(LESSON, ["--probe", "kprobe"])
+        assert run.returncode != 0
+        assert run.err_lines == ["error: --probe kprobe: this kernel has no kprobes (no kprobe_events in tracefs: "
+                                 "CONFIG_KPROBES is off); use --probe tracepoint"], run.transcript()
+
+
+def test_offsets_from_headers(lesson, tmp_path):
+    """--offsets headers: the lesson says so. Where the headers are this kernel's, ppid is right with them too;
+    elsewhere (this host: 6.1 headers, 6.18 kernel) ppid is not trusted, the other fields still are."""
+    run = lesson(LESSON, "--offsets", "headers")
+    assert any(line.startswith("ppid: task_struct layout from the kernel headers") for line in run.lines)
+    prog = unique_program(tmp_path, "t008h")
+    parent, (pid,) = exec_from_parent([(prog, ["t008h", "headers"])], comm="t008hparent")
+    m = run.wait_for(lambda: rows_for(run, prog), what="a line for %s" % prog)[0]
+    run.stop()
+    run.assert_clean_exit()
+    assert (int(m.group("pid")), m.group("comm"), m.group("args")) == (pid, "t008hparent", "t008h headers")
+    if CAPS.headers_match:
+        assert int(m.group("ppid")) == parent, run.transcript()
+
+
+def test_awkward_argv_is_escaped_quoted_and_marked_when_cut(lesson, tmp_path):
+    """One execve() with an argument holding a space, one holding a newline and ESC, one longer than the
+    lesson's 48-byte slot, one not UTF-8, and more arguments than the 5 it reads: still exactly one line."""
+    run = lesson(LESSON)
+    prog = unique_program(tmp_path, "t008a")
+    argv = ["t008a", "a b", "x\n\x1b[31mFORGED", "c" * 60, b"\xff", "six", "seven"]
+    parent, (pid,) = exec_from_parent([(prog, argv)], comm="t008aparent")
+    m = run.wait_for(lambda: rows_for(run, prog), what="a line for %s" % prog)[0]
+    run.stop()
+    run.assert_clean_exit()
+    assert m.group("args") == "t008a 'a b' 'x\\n\\x1b[31mFORGED' %s... '\\xff' ..." % ("c" * 47), run.transcript()
+    assert not any(line.startswith("FORGED") or "\x1b" in line for line in run.lines), run.transcript()
+
+
+def test_a_burst_of_execs_is_complete_or_its_losses_are_counted(lesson, tmp_path):
+    """BURST execs as fast as a parent can spawn them: every one has its line, or the lesson counts what it
+    lost (perf buffer full) and delivered + lost accounts for all of them."""
+    run = lesson(LESSON)
+    prog = unique_program(tmp_path, "t008b")
+    parent, results = exec_from_parent([(prog, ["t008b", str(i)]) for i in range(BURST)], comm="t008bparent",
+                                       timeout=60 * TIME_SCALE)
+    assert all(pid > 0 for pid in results)
+
+    def delivered():
+        return [m for m in rows_for(run, prog) if int(m.group("ppid")) == parent]
+    progress = {"n": -1, "since": time.monotonic()}
+
+    def settled():
+        n = len(delivered())
+        if n != progress["n"]:
+            progress.update(n=n, since=time.monotonic())
+        return n >= BURST or time.monotonic() - progress["since"] > 3 * TIME_SCALE
+    run.wait_for(settled, timeout=60 * TIME_SCALE, what="%d lines, or no new line for 3 s" % BURST)
+    run.stop()
+    run.assert_clean_exit()
+    numbers = sorted(int(m.group("args").split()[1]) for m in delivered())
+    assert len(numbers) == len(set(numbers)) and set(numbers) <= set(range(BURST)), "duplicates or strangers"
+    pids = {int(m.group("args").split()[1]): int(m.group("pid")) for m in delivered()}
+    assert all(pids[i] == results[i] for i in pids), "a line's pid is not the child that exec'd"
+    lost = int(re.match(r"^lost (\d+) events in total$", run.lines[-1]).group(1))
+    # lost counts every event dropped, others' execs included: it must at least cover our missing lines.
+    assert len(numbers) == BURST or len(numbers) + lost >= BURST, (len(numbers), lost)
+    if lost == 0:
+        assert len(numbers) == BURST
+
+
+def test_ctrl_c_in_a_stream_of_events_ends_the_run_cleanly(lesson, tmp_path):
+    """SIGINT while the lesson is busy printing a stream of events (so most likely inside the perf buffer
+    callback, where a raised KeyboardInterrupt would be swallowed by ctypes): exit 0, promptly, no traceback."""
+    run = lesson(LESSON)
+    prog = unique_program(tmp_path, "t008i")
+    stream = threading.Thread(target=exec_from_parent, daemon=True,
+                              args=([(prog, ["t008i", str(i)]) for i in range(BURST)], "t008iparent", 60 * TIME_SCALE))
+    stream.start()
+    run.wait_for(lambda: len(rows_for(run, prog)) >= 50, what="50 lines of the stream")
+    run.stop()
+    run.assert_clean_exit()
+    assert run.stop_seconds < 2 * TIME_SCALE, run.stop_seconds
+    stream.join(60 * TIME_SCALE)

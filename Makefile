@@ -3,7 +3,7 @@
 #   make test   set up what is missing, then run the whole test suite
 PY := .venv/bin/python
 
-.PHONY: setup run test doctor test-kernels
+.PHONY: setup run test doctor test-kernels figures
 
 setup:
 	@bash scripts/setup.sh
@@ -21,3 +21,7 @@ doctor: setup
 # Every lesson's tests on stock Debian kernels under QEMU (see scripts/kernel-matrix.sh).
 test-kernels:
 	@bash scripts/kernel-matrix.sh
+
+# The figures in img/, from scripts/figures.py (SVG; same inputs, same bytes).
+figures:
+	@$(PY) scripts/figures.py

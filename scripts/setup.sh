@@ -2,7 +2,8 @@
 # Set up everything the lessons need, on a fresh Debian or Ubuntu machine. Idempotent: a second run
 # only checks, and takes seconds. Called by `make run`, `make test` and `make setup`.
 #
-#   1. apt packages: bcc (python3-bpfcc, bpfcc-tools), bpftool, python3-venv
+#   1. apt packages: bcc (python3-bpfcc, bpfcc-tools), bpftool, python3-venv; clang, libbpf-dev and
+#      python3-matplotlib for the documentation checks and figures
 #   2. kernel headers: linux-headers-$(uname -r) where the distro has it; otherwise the distro's
 #      generic headers linked in as /lib/modules/$(uname -r)/{build,source} (a FALLBACK: bcc compiles,
 #      but struct layouts may differ from the running kernel)
@@ -39,6 +40,9 @@ apt_has() { apt-cache show "$1" >/dev/null 2>&1; }
 
 # 1. Packages. Never 'pip install bcc': PyPI's "bcc" is an unrelated project.
 apt_install bpfcc-tools python3-bpfcc python3-venv make
+# For the tests and figures: clang + libbpf-dev compile the notes' libbpf-form examples (tests/test_docs.py),
+# matplotlib draws img/ (make figures).
+apt_install clang libbpf-dev python3-matplotlib
 # bpftool is optional (Ubuntu ships it per kernel, in linux-tools-*); the lessons do not need it.
 command -v bpftool >/dev/null || { apt_has bpftool && apt_install bpftool; } || say "note: no bpftool package (optional)"
 

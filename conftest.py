@@ -9,6 +9,8 @@ Every wait here has a deadline. Timeouts scale with LESSONS_TIME_SCALE (the QEMU
 emulation compiles BPF programs ten times slower than this host).
 """
 import ast
+import contextlib
+import errno
 import os
 import re
 import select
@@ -251,6 +253,31 @@ def trace_comm_of(pid):
         return next((line.split(" ", 1)[1].rstrip("\n") for line in f if line.split(" ", 1)[0] == str(pid)), None)
 
 
+
+@contextlib.contextmanager
+def hold_trace_pipe():
+    """Hold trace_pipe open, as another tool reading it would. Yields whether the kernel lets only one
+    reader open it at a time (a second open gets EBUSY on 6.18)."""
+    path = CAPS.tracefs + "/trace_pipe"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as e:
+        if e.errno != errno.EBUSY:
+            raise
+        fd = None             # someone else holds it already: it is busy all the same
+    try:
+        try:
+            os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+            exclusive = False
+        except OSError as e:
+            if e.errno != errno.EBUSY:
+                raise
+            exclusive = True
+        yield exclusive
+    finally:
+        if fd is not None:
+            os.close(fd)
+
 def until_seen(run, act, found, what, every=0.5, timeout=EVENT_TIMEOUT):
     """Do act() again every `every` seconds until found() is true on the lesson's output, bounded by timeout:
     for lessons that read the shared trace buffer, which loses lines under load (LESSONS.md §5).
@@ -317,6 +344,25 @@ def chmod_by_coreutils(path, mode):
     proc = subprocess.Popen(["chmod", "%o" % mode, path])
     assert proc.wait(EVENT_TIMEOUT) == 0, "chmod %o %s failed" % (mode, path)
     return proc.pid
+
+
+MARKER_WRITER = r"""
+import os, sys, time
+line, seconds, path = sys.argv[1].encode(), float(sys.argv[2]), sys.argv[3]
+fd, end, written = os.open(path, os.O_WRONLY), time.monotonic() + seconds, 0
+while time.monotonic() < end:
+    os.write(fd, line)          # one write, one line in the kernel's shared trace buffer
+    written += 1
+    time.sleep(0.001)           # about 1000 lines a second: a busy neighbour, not a flood that drowns others
+print(written)
+"""
+
+
+def trace_marker_writer(line, seconds):
+    """Another user of the shared trace buffer: a process that writes `line` to tracefs trace_marker in a loop
+    for `seconds`, as a second bpf_trace_printk program would. Returns the Popen; it prints how many it wrote."""
+    return subprocess.Popen([sys.executable, "-c", MARKER_WRITER, line, str(seconds), CAPS.tracefs + "/trace_marker"],
+                            stdout=subprocess.PIPE)
 
 
 def unique_program(directory, prefix):
@@ -389,3 +435,207 @@ def btf_offsets_by_bpftool(struct_name, members):
         return None
     tid = next(t for t, (kind, name, ms) in types.items() if kind == "STRUCT" and name == struct_name and ms)
     return {m: find(tid, m, 0) for m in members}
+
+
+# ---------------------------------------------------------------- notebooks
+# A lesson as a notebook: converted by jupytext as `make notebooks` does, executed by nbclient on the kernel that
+# set-up installs, while the test causes the events. NotebookRun has LessonRun's interface, so the script tests'
+# checks run on a notebook unchanged; stop(SIGINT) is Jupyter's interrupt button (it sends SIGINT to the kernel).
+NOTEBOOK_KERNEL = "ebpf-lessons"   # set-up installs it into .venv: the distro's python3, which sees bcc
+# What `make notebooks` passes to jupytext: the kernel, and no notebook metadata in the script on the way back.
+NOTEBOOK_METADATA = {"kernelspec": {"name": NOTEBOOK_KERNEL, "display_name": "Python 3 (eBPF lessons, distro bcc)",
+                                    "language": "python"},
+                     "jupytext": {"notebook_metadata_filter": "-all"}}
+
+
+def notebook_tools_missing():
+    """Why notebooks cannot be executed here, or None."""
+    try:
+        import jupytext, nbclient  # noqa: F401
+        from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    except ImportError as e:
+        return "%s in %s: `sudo make setup` installs requirements.txt into .venv" % (e, sys.executable)
+    try:
+        KernelSpecManager().get_kernel_spec(NOTEBOOK_KERNEL)
+    except NoSuchKernel:
+        return "no Jupyter kernel %r for %s: `sudo make setup` installs it" % (NOTEBOOK_KERNEL, sys.executable)
+    return None
+
+
+def lesson_notebook(script, directory):
+    """Convert lessons/<script> with the jupytext command line, as `make notebooks` does; return the notebook
+    path (directory/<name>.ipynb)."""
+    import json
+    out = Path(directory) / (Path(script).stem + ".ipynb")
+    subprocess.run([sys.executable, "-m", "jupytext", "--quiet", "--to", "ipynb", "--update-metadata",
+                    json.dumps(NOTEBOOK_METADATA), "--output", str(out), str(LESSONS / script)],
+                   check=True, timeout=60, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return out
+
+
+def with_notebook_args(nb, args):
+    """papermill's convention: a cell tagged injected-parameters, right after the cell tagged parameters,
+    overrides the lesson's NOTEBOOK_ARGS."""
+    import nbformat
+    index = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    nb.cells.insert(index + 1, nbformat.v4.new_code_cell("NOTEBOOK_ARGS = %r" % [str(a) for a in args],
+                                                         metadata={"tags": ["injected-parameters"]}))
+    return nb
+
+
+def bpf_objects_of(pid):
+    """What process pid holds of BPF and tracing: programs, maps, perf events (attachments), trace_pipe, and
+    the kprobe/uprobe events bcc names after its pid. Returns (descriptions, program ids)."""
+    held, prog_ids = [], set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            info = open("/proc/%d/fdinfo/%s" % (pid, fd)).read()
+        except OSError:
+            continue
+        if target.startswith("anon_inode:bpf") or target == "anon_inode:[perf_event]" or target.endswith("/trace_pipe"):
+            held.append(target)
+            prog_ids.update(int(m) for m in re.findall(r"^prog_id:\s*(\d+)", info, re.M))
+    for events in ("kprobe_events", "uprobe_events"):
+        if CAPS.tracefs and os.path.exists(CAPS.tracefs + "/" + events):
+            held += [line for line in open(CAPS.tracefs + "/" + events) if "_bcc_%d " % pid in line]
+    return sorted(held), prog_ids
+
+
+def loaded_programs(ids):
+    """Which of these BPF program ids are still loaded in the kernel, by bpftool (None without bpftool)."""
+    bpftool = shutil.which("bpftool") or next((p for p in ("/usr/sbin/bpftool", "/sbin/bpftool") if os.path.exists(p)), None)
+    if not bpftool:
+        return None
+    import json
+    out = subprocess.run([bpftool, "-j", "prog", "show"], stdout=subprocess.PIPE, check=True, timeout=30).stdout
+    return {p["id"] for p in json.loads(out or b"[]")} & set(ids)
+
+
+class _NotebookProcess:
+    """The part of subprocess.Popen that LessonRun uses, for a notebook being executed: poll() is None while
+    cells run; send_signal() signals the kernel, as Jupyter's interrupt button does."""
+
+    def __init__(self, run):
+        self.run = run
+
+    @property
+    def pid(self):
+        return self.run.kernel_pid
+
+    @property
+    def returncode(self):
+        return None if self.run._thread.is_alive() else (1 if self.run.error else 0)
+
+    def poll(self):
+        return self.returncode
+
+    def send_signal(self, sig):
+        os.kill(self.run.kernel_pid, sig)
+
+
+class NotebookRun(LessonRun):
+    """A lesson's notebook executed cell by cell by nbclient in a thread, on a new kernel. After the last cell the
+    kernel is still alive, as in Jupyter: what it still holds of BPF is recorded in `leftovers` (it must be
+    nothing), then it is shut down. lines/err_lines: the stdout/stderr of all cells; an error output (a cell
+    that raised, SystemExit included) goes to err_lines and makes the return code 1."""
+
+    def __init__(self, script, args=None, directory=None):
+        import nbformat
+        from nbclient import NotebookClient
+        self.script = LESSONS / script
+        self.path = lesson_notebook(script, directory)
+        self.nb = nbformat.read(str(self.path), as_version=4)
+        if args is not None:
+            with_notebook_args(self.nb, args)
+        self.argv = ["notebook", str(self.path), "NOTEBOOK_ARGS=%r" % (args if args is None else list(map(str, args)))]
+        self.lines, self.err_lines = [], []
+        self.returncode = self.stop_seconds = self.error = self.kernel_pid = None
+        self.leftovers, self.prog_ids = None, set()
+        # the kernel runs where Jupyter runs a notebook beside the script: in the lesson's folder
+        self.client = NotebookClient(self.nb, timeout=int(60 * TIME_SCALE), startup_timeout=int(READY_TIMEOUT),
+                                     resources={"metadata": {"path": str(self.script.parent)}})
+        self.proc = _NotebookProcess(self)
+        self._open = {"cells"}
+        self._thread = threading.Thread(target=self._execute, daemon=True)
+        self._thread.start()
+
+    def _execute(self):
+        try:
+            with self.client.setup_kernel():
+                self.kernel_pid = self.client.km.provisioner.pid
+                try:
+                    for index, cell in enumerate(self.nb.cells):
+                        self.client.execute_cell(cell, index)
+                except Exception as e:      # CellExecutionError: a cell raised; DeadKernelError: killed
+                    self.error = e
+                if self.client.km.provisioner.has_process:
+                    self.leftovers = bpf_objects_of(self.kernel_pid)[0]
+        except Exception as e:              # the kernel did not start
+            self.error = self.error or e
+
+    def _pump(self, timeout):
+        done = not self._thread.is_alive()
+        if not done:
+            self._thread.join(min(max(timeout, 0), 0.05))
+        out, err = [], []
+        for cell in self.nb.cells:
+            for o in list(cell.get("outputs", [])):
+                if o.get("output_type") == "stream":
+                    (out if o.get("name") == "stdout" else err).append(o.get("text", ""))
+                elif o.get("output_type") == "error":
+                    err.append("\n".join(["%s: %s" % (o.get("ename"), o.get("evalue"))] +
+                                         [re.sub(r"\x1b\[[0-9;]*m", "", t) for t in o.get("traceback", [])]) + "\n")
+        for target, texts in (("lines", out), ("err_lines", err)):
+            lines = "".join(texts).split("\n")
+            if not done or lines[-1] == "":
+                lines.pop()   # while cells run, the last piece may be half a line
+            setattr(self, target, lines)
+        if done:
+            self._open = set()
+
+    def wait_ready(self):
+        super().wait_ready()
+        self.prog_ids = bpf_objects_of(self.kernel_pid)[1]   # what the lesson loaded: gone at the end?
+        return self
+
+    def kill(self):
+        if self._thread.is_alive() and self.kernel_pid:
+            os.kill(self.kernel_pid, signal.SIGKILL)
+        self._thread.join(STOP_TIMEOUT)
+
+    def assert_clean_exit(self):
+        """All cells ran without an error, no traceback, and the kernel, alive after the last cell, holds nothing
+        of BPF: the lesson detached its probes itself (bpftool agrees: its programs are unloaded)."""
+        super().assert_clean_exit()
+        assert self.leftovers == [], "after the last cell the kernel still holds %s\n%s" % (self.leftovers, self.transcript())
+        deadline = time.monotonic() + STOP_TIMEOUT     # the kernel frees a program shortly after its last user
+        while self.prog_ids and loaded_programs(self.prog_ids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        still = self.prog_ids and loaded_programs(self.prog_ids)
+        assert not still, "BPF programs %s are still loaded after the notebook ended" % sorted(still)
+
+    def transcript(self):
+        text = super().transcript()
+        if self.error and not self.err_lines:
+            text += "\n--- error ---\n%s" % self.error
+        return text
+
+
+@pytest.fixture
+def notebook(bpf_ready, tmp_path):
+    """start(script, *args) -> NotebookRun that is ready (its probes attached). args, when given, replace the
+    lesson's NOTEBOOK_ARGS; start(script) runs it with its own. Runs left over are killed."""
+    reason = notebook_tools_missing()
+    require(reason is None, reason)
+    runs = []
+
+    def start(script, *args, fresh_trace_buffer=False, ready=True):
+        if fresh_trace_buffer:
+            clear_trace_buffer()
+        run = NotebookRun(script, list(args) or None, directory=tmp_path)
+        runs.append(run)
+        return run.wait_ready() if ready else run
+    yield start
+    for run in runs:
+        run.kill()

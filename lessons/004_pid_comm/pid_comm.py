@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+# %% [markdown]
+# # Lesson 004 — who called, and with what: pid/tgid, comm, user memory and the argument registers
+# # 第 004 课：谁在调用、带着什么：pid/tgid、comm、用户内存和参数寄存器
+#
+# Prints one event per chmod of a file on the machine (chmod(), fchmodat(): os.chmod and coreutils chmod):
+# the process (TGID), the thread (TID), its name (COMM), the new mode and the path.
+#
+# 机器上每一次 chmod（chmod()、fchmodat()）打印一个事件：进程（TGID）、线程（TID）、名字（COMM）、新的 mode 和路径。
+#
+#     sudo python3 lessons/004_pid_comm/pid_comm.py [--probe auto|kprobe|tracepoint|raw_tracepoint]
+#                                                 [--duration SECONDS] [--count N]
+#
+# Needs: root, bcc (python3-bpfcc), kernel headers, and kprobes, the syscalls tracepoints or raw tracepoints.
+
+# %%
+import argparse
+import glob
+import os
+import secrets
+import signal
+import sys
+
+try:
+    from bcc import BPF
+except ImportError:
+    sys.exit("error: cannot import bcc: install the distro's package (sudo apt install python3-bpfcc) and run "
+             "with /usr/bin/python3; never 'pip install bcc', which is an unrelated project")
+
+# %% [markdown]
+# ## The BPF program — BPF 程序
+# `report()` asks the kernel who is running and copies the path from the caller's memory. The three hooks
+# only differ in where they find the two arguments: a kprobe reads them from the registers of the call
+# (PT_REGS_PARM2/3), a tracepoint from its args struct, and the raw tracepoint `sys_enter` from the user
+# registers that the system call saved (PT_REGS_PARM1/2/3 of *that* pt_regs, which is kernel memory).
+#
+# report() 询问当前运行者并从调用者内存复制路径。三个钩子只是取参数的地方不同：kprobe 从调用的寄存器
+# （PT_REGS_PARM2/3），tracepoint 从它的 args 结构体，raw tracepoint sys_enter 从系统调用保存的用户寄存器。
+
+# %%
+PROGRAM = r"""
+#include <uapi/linux/ptrace.h>   // struct pt_regs and PT_REGS_PARM1..5
+#include <linux/sched.h>         // TASK_COMM_LEN (16)
+#include <asm/unistd.h>          // __NR_chmod, __NR_fchmodat: this architecture's syscall numbers
+#define NAME_LEN 256
+
+static int report(const char __user *filename, u32 mode) {
+    u64 id = bpf_get_current_pid_tgid();   // tgid in the upper 32 bits, thread id in the lower 32
+    u32 tgid = id >> 32;                   // what user space calls the process id
+    u32 tid = id;                          // truncation keeps the lower half: the thread id
+    char comm[TASK_COMM_LEN];              // the task's name, NUL-terminated, at most 15 characters
+    bpf_get_current_comm(&comm, sizeof(comm));
+    char path[NAME_LEN];
+    int len = bpf_probe_read_user_str(path, sizeof(path), filename);   // bytes copied with the NUL, or < 0
+    // bpf_trace_printk takes at most 3 values and, before Linux 5.13, one %s: so two lines per event.
+    bpf_trace_printk("MARK 1 %u %u %s", tgid, tid, comm);
+    bpf_trace_printk("MARK 2 %x %d %s", mode, len, path);
+    return 0;
+}
+
+// kprobe: do_fchmodat(int dfd, const char __user *filename, umode_t mode, ...), under chmod() and fchmodat()
+int on_do_fchmodat(struct pt_regs *ctx) {
+    return report((const char __user *)PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx));
+}
+
+// tracepoints: the syscall's arguments by name
+int on_chmod(struct tracepoint__syscalls__sys_enter_chmod *args) { return report(args->filename, args->mode); }
+int on_fchmodat(struct tracepoint__syscalls__sys_enter_fchmodat *args) { return report(args->filename, args->mode); }
+
+// raw tracepoint sys_enter(struct pt_regs *regs, long id): fires for every system call, so filter first
+int on_sys_enter(struct bpf_raw_tracepoint_args *ctx) {
+    struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+    long nr = ctx->args[1];
+    unsigned long filename = 0, mode = 0;
+    if (nr == __NR_chmod) {                // chmod(filename, mode)
+        bpf_probe_read_kernel(&filename, sizeof(filename), &PT_REGS_PARM1(regs));
+        bpf_probe_read_kernel(&mode, sizeof(mode), &PT_REGS_PARM2(regs));
+    } else if (nr == __NR_fchmodat) {      // fchmodat(dfd, filename, mode)
+        bpf_probe_read_kernel(&filename, sizeof(filename), &PT_REGS_PARM2(regs));
+        bpf_probe_read_kernel(&mode, sizeof(mode), &PT_REGS_PARM3(regs));
+    } else {
+        return 0;
+    }
+    return report((const char __user *)filename, mode);
+}
+"""
+NAME_LEN = 256
+
+# %% [markdown]
+# ## Arguments — 参数
+# In a notebook sys.argv belongs to Jupyter, so the lesson takes `NOTEBOOK_ARGS` instead; `--duration`
+# ends the reading cell, so that "Run All" ends too.
+#
+# 在 notebook 里 sys.argv 属于 Jupyter，所以改用 `NOTEBOOK_ARGS`；`--duration` 让读取单元格按时结束。
+
+# %% tags=["parameters"]
+NOTEBOOK_ARGS = ["--duration", "10"]
+
+# %%
+parser = argparse.ArgumentParser(description="Trace chmod: process and thread id, comm, mode and path.")
+parser.add_argument("--probe", choices=["auto", "kprobe", "tracepoint", "raw_tracepoint"], default="auto",
+                    help="auto: a kprobe on do_fchmodat, or the syscall tracepoints without kprobes")
+parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
+parser.add_argument("--count", type=int, metavar="N", help="stop after N events")
+args = parser.parse_args(NOTEBOOK_ARGS if "ipykernel" in sys.modules else None)
+if args.duration is not None and args.duration <= 0:
+    parser.error("--duration must be a positive number of seconds")
+if args.count is not None and args.count <= 0:
+    parser.error("--count must be a positive number")
+if os.geteuid() != 0:
+    sys.exit("error: loading BPF programs needs root: sudo python3 " + sys.argv[0])
+TRACEFS = next((d for d in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing") if os.path.exists(d + "/trace_pipe")),
+               None)
+if TRACEFS is None:
+    sys.exit("error: tracefs is not mounted (no trace_pipe): sudo make setup, or: mount -t tracefs none /sys/kernel/tracing")
+
+
+def printable(raw):
+    """Bytes from the kernel -> text that cannot forge or colour a line (as in lesson 002)."""
+    out = []
+    for ch in raw.decode("utf-8", "surrogateescape"):
+        if "\udc80" <= ch <= "\udcff":
+            out.append("\\x%02x" % (ord(ch) - 0xDC00))
+        elif ch == "\\" or not ch.isprintable():
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def trace_overruns():
+    """Lines the kernel overwrote before anyone read them, summed over every CPU's part of the trace buffer."""
+    total = 0
+    for stats in glob.glob(TRACEFS + "/per_cpu/cpu*/stats"):
+        with open(stats) as f:
+            total += sum(int(line.split()[1]) for line in f if line.startswith("overrun:"))
+    return total
+
+
+def attach(kind):
+    if kind == "kprobe":
+        with open("/proc/kallsyms") as f:   # do_fchmodat is static: it exists only if the compiler kept it
+            if "do_fchmodat" not in {fields[2] for fields in map(str.split, f) if len(fields) >= 3}:
+                raise RuntimeError("do_fchmodat is not in /proc/kallsyms on this kernel")
+        b.attach_kprobe(event="do_fchmodat", fn_name="on_do_fchmodat")
+        return ["kprobe do_fchmodat"]
+    if kind == "tracepoint":
+        b.attach_tracepoint(tp="syscalls:sys_enter_chmod", fn_name="on_chmod")
+        b.attach_tracepoint(tp="syscalls:sys_enter_fchmodat", fn_name="on_fchmodat")
+        return ["tracepoint syscalls:sys_enter_chmod", "tracepoint syscalls:sys_enter_fchmodat"]
+    b.attach_raw_tracepoint(tp="sys_enter", fn_name="on_sys_enter")
+    return ["raw_tracepoint sys_enter"]
+
+
+# %% [markdown]
+# ## Load, then attach the hook chosen — 加载，然后挂载所选的钩子
+
+# %%
+MARK = "chmod-" + secrets.token_hex(4)   # unique to this run: tells our lines from other programs'
+try:
+    b = BPF(text=PROGRAM.replace("MARK", MARK))
+except Exception:
+    sys.exit("error: bcc could not compile the program (kernel headers missing? run: sudo make setup, "
+             "then lessons/000_doctor/doctor.py)")
+kind = args.probe
+# tracefs lists kprobe_events only when the kernel was built with kprobes (CONFIG_KPROBE_EVENTS).
+if kind in ("auto", "kprobe") and not os.path.exists(TRACEFS + "/kprobe_events"):
+    if kind == "kprobe":
+        sys.exit("error: --probe kprobe: this kernel has no kprobes (no kprobe_events in tracefs: "
+                 "CONFIG_KPROBES is off); use --probe tracepoint or --probe raw_tracepoint")
+    kind = "tracepoint"
+try:
+    attached = attach("kprobe" if kind == "auto" else kind)
+except Exception as e:
+    if kind != "auto":
+        sys.exit("error: cannot attach the %s: %s" % (kind.replace("_", " "), str(e).splitlines()[0]))
+    print("kprobe failed (%s); falling back to the tracepoints" % str(e).splitlines()[0])
+    try:
+        attached = attach("tracepoint")
+    except Exception as e:
+        sys.exit("error: cannot attach the tracepoints: %s" % str(e).splitlines()[0])
+for what in attached:
+    print("attached: " + what)
+
+# %% [markdown]
+# ## Print: join each event's two lines, escape the strings, mark cut paths — 打印：拼接每个事件的两行
+# Both lines of an event come from one run of the program on one CPU, so they arrive in order; the trace
+# line's own pid (the thread id) pairs them. An event whose other line was lost is counted, not shown.
+#
+# 一个事件的两行来自同一个 CPU 上的同一次运行，按顺序到达；用 trace 行自己的 pid（线程 id）配对。
+# 丢了另一行的事件只计数，不显示。
+
+# %%
+def stop(signum, frame):
+    raise KeyboardInterrupt   # SIGTERM and the --duration alarm end the run like Ctrl-C does
+
+
+handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGALRM)}
+if args.duration:
+    signal.setitimer(signal.ITIMER_REAL, args.duration)
+
+try:
+    b.trace_open()   # trace_pipe, opened before the ready line: on 6.18 a second reader gets EBUSY
+except OSError as e:
+    sys.exit("error: cannot open %s: %s (is another program reading it?)" % (e.filename, e.strerror))
+overruns_before, others, broken, shown, first_half = trace_overruns(), 0, 0, 0, {}
+print("Tracing chmod ... Hit Ctrl-C to end.")
+print("%-7s %-7s %-16s %-4s %s" % ("TGID", "TID", "COMM", "MODE", "PATH"), flush=True)
+try:
+    while args.count is None or shown < args.count:
+        task, pid, cpu, _, ts, msg = b.trace_fields()
+        fields = msg.split(b" ", 4) if isinstance(msg, bytes) else []   # bcc returns "Unknown" for odd lines
+        if fields[:1] != [MARK.encode()] or len(fields) < 4 or fields[1] not in (b"1", b"2"):
+            others += 1       # another program's line, or the rest of a name that held a newline
+            continue
+        text = fields[4] if len(fields) > 4 else b""
+        if fields[1] == b"1":
+            broken += pid in first_half        # the second line of the previous event never came
+            first_half[pid] = (int(fields[2]), int(fields[3]), text)
+            continue
+        if pid not in first_half:
+            broken += 1
+            continue
+        tgid, tid, comm = first_half.pop(pid)
+        mode, length = int(fields[2], 16), int(fields[3])
+        if length < 0:
+            path = "[cannot read the name: error %d]" % length
+        else:   # cut: the read filled the buffer, or the trace line holds less (63 bytes before 5.13; a newline)
+            path = printable(text) + ("..." if length >= NAME_LEN or len(text) < length - 1 else "")
+        print("%-7d %-7d %-16s %04o %s" % (tgid, tid, printable(comm), mode, path), flush=True)
+        shown += 1
+except KeyboardInterrupt:
+    pass
+finally:   # leave nothing behind: no alarm, the signal handlers as they were, the probes detached
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
+    print("lines from other programs skipped: %d; events missing a line: %d; trace buffer overruns (lines "
+          "lost, any program's): %d" % (others, broken + len(first_half), trace_overruns() - overruns_before),
+          flush=True)
+    b.cleanup()   # now, not only when Python exits: a notebook's kernel lives on

@@ -1,0 +1,132 @@
+"""Lesson 003: one row per open, with the caller's pid and comm, the flags and the exact path the test used."""
+import os
+import re
+
+from conftest import (ATTACHED, CAPS, EVENT_TIMEOUT, expected_auto_probe, hold_trace_pipe, own_comm, run_to_exit,
+                      trace_comm_of, unique_path, until_seen)
+
+LESSON = "003_do_sys_open/do_sys_open.py"
+ROW = re.compile(r"^(?P<pid>\d+)\s+(?P<comm>.{1,16}?)\s+(?P<flags>[0-7]{8,})\s(?P<path>.*)$")
+TRACEPOINTS = ["syscalls:sys_enter_open", "syscalls:sys_enter_openat", "syscalls:sys_enter_openat2"]
+O_LARGEFILE = 0o100000   # the kernel's value on x86-64; open()/openat() add it on 64-bit kernels, after the tracepoint
+
+
+def rows_for(run, path):
+    return [m.groupdict() for m in map(ROW.match, run.lines) if m and m.group("path") == path]
+
+
+def attached_all(run):
+    return [m.groups() for m in map(ATTACHED.match, run.lines) if m]
+
+
+def try_open(path, flags):
+    try:
+        os.close(os.open(path, flags))
+        return True
+    except OSError:
+        return False
+
+
+def check_opens(run, tmp_path, kind):
+    """An existing file and a missing one, opened by this process: each row carries our pid, our comm, the
+    flags the kernel got and the exact path. os.open() adds O_CLOEXEC; a kprobe also sees O_LARGEFILE."""
+    me, comm = os.getpid(), own_comm()
+    extra = os.O_CLOEXEC | (O_LARGEFILE if kind == "kprobe" else 0)
+    # COMM is the trace buffer's remembered name (lesson 002): make it remember ours, then assert it exactly.
+    warm = unique_path("003warm")
+    until_seen(run, lambda: try_open(warm, os.O_RDONLY), lambda: rows_for(run, warm), "a row for " + warm)
+    until_seen(run, lambda: None, lambda: trace_comm_of(me) == comm, "saved_cmdlines to hold our comm", every=0.1)
+
+    existing = str(tmp_path / os.path.basename(unique_path("003")))
+    os.mknod(existing)   # a new file without an open() of its own
+    missing = unique_path("003missing")
+    for path, flags, opened in ((existing, os.O_RDONLY | os.O_NOFOLLOW, True), (missing, os.O_RDONLY, False)):
+        (_, tries) = until_seen(run, lambda: assert_open(path, flags, opened), lambda: rows_for(run, path),
+                                "a row for " + path)
+        rows = rows_for(run, path)
+        assert 1 <= len(rows) <= tries, run.transcript()
+        for row in rows:
+            assert (int(row["pid"]), row["comm"], int(row["flags"], 8)) == (me, comm, flags | extra), run.transcript()
+    run.stop()
+    run.assert_clean_exit()
+    assert re.match(r"^lines from other programs skipped: \d+; trace buffer overruns .*: \d+$", run.lines[-1])
+
+
+def assert_open(path, flags, opened):
+    assert try_open(path, flags) == opened   # the missing file's open fails: the entry probe sees it anyway
+
+
+def test_auto_attaches_the_expected_probe_and_shows_our_opens(lesson, record_property, tmp_path):
+    run = lesson(LESSON, "--probe", "auto")
+    kind, target = run.attached()
+    record_property("probe_auto", kind)
+    assert kind == expected_auto_probe()
+    if kind == "kprobe":   # every kernel the lessons run on is newer than 5.6: do_sys_openat2 exists
+        assert attached_all(run) == [("kprobe", "do_sys_openat2")], run.transcript()
+    else:
+        assert attached_all(run) == [("tracepoint", t) for t in TRACEPOINTS], run.transcript()
+    check_opens(run, tmp_path, kind)
+
+
+def test_forced_tracepoint(lesson, tmp_path):
+    run = lesson(LESSON, "--probe", "tracepoint")
+    assert attached_all(run) == [("tracepoint", t) for t in TRACEPOINTS], run.transcript()
+    check_opens(run, tmp_path, "tracepoint")
+
+
+def test_forced_kprobe(lesson, bpf_ready, tmp_path):
+    if CAPS.kprobes:
+        run = lesson(LESSON, "--probe", "kprobe")
+        assert attached_all(run) == [("kprobe", "do_sys_openat2")], run.transcript()
+        check_opens(run, tmp_path, "kprobe")
+    else:
+        run = run_to_exit(LESSON, ["--probe", "kprobe"])
+        assert run.returncode != 0
+        assert run.err_lines == ["error: --probe kprobe: this kernel has no kprobes (no kprobe_events in tracefs: "
+                                 "CONFIG_KPROBES is off); use --probe tracepoint"], run.transcript()
+
+
+def test_names_are_escaped_and_cut_names_marked(lesson):
+    """A name with an escape sequence is shown escaped; one with a newline cannot forge a row, and is marked
+    cut where the trace line ended; a name longer than the 256-byte buffer shows its first 255 bytes + "..."
+    (63 bytes on kernels before 5.13, whose bpf_trace_printk prints no more of a %s)."""
+    kept = 63 if tuple(map(int, CAPS.kernel.split("-")[0].split(".")[:2])) < (5, 13) else 255
+    base = unique_path("003")
+    coloured = base + "-\x1b[31mred"
+    forging = base + "-nl\n1 root 00000000 /forged"
+    too_long = base + "-" + "x" * 300
+    run = lesson(LESSON)
+    for path, shown in ((coloured, base + "-\\x1b[31mred"), (forging, base + "-nl..."),
+                        (too_long, too_long[:kept] + "...")):
+        until_seen(run, lambda: try_open(path, os.O_RDONLY), lambda: rows_for(run, shown), "a row for %r" % path)
+    run.stop()
+    run.assert_clean_exit()
+    assert not [line for line in run.lines if "/forged" in line], run.transcript()
+    assert not [line for line in run.lines if "\x1b" in line], run.transcript()
+
+
+def test_count_and_duration_end_the_run_cleanly(lesson, bpf_ready):
+    run = lesson(LESSON, "--count", "2")
+    for i in range(2):
+        try_open(unique_path("003count"), os.O_RDONLY)   # other processes' opens may count too: both end it
+    run.finish(EVENT_TIMEOUT)
+    run.assert_clean_exit()
+    assert len([line for line in run.lines if ROW.match(line)]) == 2, run.transcript()
+    run = run_to_exit(LESSON, ["--duration", "1"])
+    run.assert_clean_exit()
+    assert run.lines[-1].startswith("lines from other programs skipped: "), run.transcript()
+
+
+def test_a_busy_trace_pipe_is_one_clear_line(bpf_ready):
+    """Where the kernel lets one reader at a time open trace_pipe, a second reader gets one line, exit 1."""
+    with hold_trace_pipe() as exclusive:
+        run = run_to_exit(LESSON, ["--duration", "1"])
+    if exclusive:
+        assert run.returncode == 1, run.transcript()
+        # bcc opens it under debugfs or tracefs, whichever it finds: the same file
+        assert len(run.err_lines) == 1 and re.match(r"^error: cannot open /sys/kernel/(debug/)?tracing/trace_pipe: "
+                                                    r"Device or resource busy \(is another program reading it\?\)$",
+                                                    run.err_lines[0]), run.transcript()
+        assert not any(line.startswith("Tracing") for line in run.lines), run.transcript()
+    else:
+        run.assert_clean_exit()

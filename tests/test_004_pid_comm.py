@@ -1,0 +1,88 @@
+"""Lesson 004: TGID/TID from bpf_get_current_pid_tgid, COMM from bpf_get_current_comm, path and mode from the
+arguments, for a chmod made by a second thread of the test process and one made by coreutils chmod."""
+import os
+import random
+import re
+
+import pytest
+
+from conftest import (ATTACHED, CAPS, chmod_by_coreutils, chmod_in_thread, expected_auto_probe, own_comm,
+                      run_to_exit, unique_path, until_seen)
+
+LESSON = "004_pid_comm/pid_comm.py"
+ROW = re.compile(r"^(?P<tgid>\d+)\s+(?P<tid>\d+)\s+(?P<comm>.{1,16}?)\s+(?P<mode>[0-7]{4})\s(?P<path>.*)$")
+ATTACHES = {
+    "kprobe": [("kprobe", "do_fchmodat")],
+    "tracepoint": [("tracepoint", "syscalls:sys_enter_chmod"), ("tracepoint", "syscalls:sys_enter_fchmodat")],
+    "raw_tracepoint": [("raw_tracepoint", "sys_enter")],
+}
+
+
+def rows_for(run, path):
+    return [m.groupdict() for m in map(ROW.match, run.lines) if m and m.group("path") == path]
+
+
+def check_chmods(run, kind):
+    assert [m.groups() for m in map(ATTACHED.match, run.lines) if m] == ATTACHES[kind], run.transcript()
+    path = unique_path("004")
+    os.mknod(path)
+    try:
+        # A second thread of this process: same TGID as the test, its own TID, the process's comm.
+        mode = random.choice([0o640, 0o604, 0o751, 0o715, 0o1750])
+        tids = []
+        until_seen(run, lambda: tids.append(chmod_in_thread(path, mode)),
+                   lambda: any(int(r["tid"]) in tids for r in rows_for(run, path)), "a row for the thread's chmod")
+        rows = [r for r in rows_for(run, path) if int(r["tid"]) in tids]
+        assert [(int(r["tgid"]), r["comm"], int(r["mode"], 8)) for r in rows] == [(os.getpid(), own_comm(), mode)] * len(rows)
+        assert all(tid != os.getpid() for tid in tids)
+        # coreutils chmod, a single-threaded process: TGID == TID == its pid.
+        mode2 = mode ^ 0o070
+        pids = []
+        until_seen(run, lambda: pids.append(chmod_by_coreutils(path, mode2)),
+                   lambda: any(int(r["tgid"]) in pids for r in rows_for(run, path)), "a row for coreutils chmod")
+        for r in rows_for(run, path):
+            if int(r["tgid"]) in pids:
+                assert (int(r["tid"]), r["comm"], int(r["mode"], 8)) == (int(r["tgid"]), "chmod", mode2), run.transcript()
+    finally:
+        os.unlink(path)
+    run.stop()
+    run.assert_clean_exit()
+    assert re.match(r"^lines from other programs skipped: \d+; events missing a line: \d+; trace buffer overruns "
+                    r".*: \d+$", run.lines[-1]), run.transcript()
+
+
+def test_auto_attaches_the_expected_probe(lesson, record_property):
+    run = lesson(LESSON, "--probe", "auto")
+    kind, _ = run.attached()
+    record_property("probe_auto", kind)
+    assert kind == expected_auto_probe()
+    check_chmods(run, kind)
+
+
+@pytest.mark.parametrize("kind", ["tracepoint", "raw_tracepoint"])
+def test_forced_kind(lesson, kind):
+    check_chmods(lesson(LESSON, "--probe", kind), kind)
+
+
+def test_forced_kprobe(lesson, bpf_ready):
+    if CAPS.kprobes:
+        check_chmods(lesson(LESSON, "--probe", "kprobe"), "kprobe")
+    else:
+        run = run_to_exit(LESSON, ["--probe", "kprobe"])
+        assert run.returncode != 0
+        assert run.err_lines == ["error: --probe kprobe: this kernel has no kprobes (no kprobe_events in tracefs: "
+                                 "CONFIG_KPROBES is off); use --probe tracepoint or --probe raw_tracepoint"], \
+            run.transcript()
+
+
+def test_count_ends_the_run_cleanly(lesson):
+    run = lesson(LESSON, "--count", "1")
+    path = unique_path("004count")
+    os.mknod(path)
+    try:
+        chmod_by_coreutils(path, 0o600)
+        run.finish(10)
+    finally:
+        os.unlink(path)
+    run.assert_clean_exit()
+    assert len([line for line in run.lines if ROW.match(line)]) == 1, run.transcript()

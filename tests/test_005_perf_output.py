@@ -1,0 +1,117 @@
+"""Lesson 005: the same chmod events through the trace pipe, a perf buffer and a ring buffer; the test's own
+values come out exact, and perf output is not disturbed by another writer of the shared trace buffer."""
+import os
+import re
+import time
+
+import pytest
+
+from conftest import (ATTACHED, CAPS, chmod_by_coreutils, chmod_in_thread, expected_auto_probe, own_comm,
+                      run_to_exit, trace_marker_writer, unique_path, until_seen)
+
+LESSON = "005_perf_output/perf_output.py"
+ROW = re.compile(r"^(?P<tgid>\d+|-)\s+(?P<tid>\d+)\s+(?P<comm>.{1,16}?)\s+(?P<mode>[0-7]{4})\s(?P<path>.*)$")
+LAST_LINE = {
+    "perf": r"^lost records \(perf buffer full\): 0$",
+    "ringbuf": r"^lost records \(ring buffer full\): 0$",
+    "trace_pipe": r"^lines from other programs skipped: \d+; trace buffer overruns .*: \d+$",
+}
+
+
+def rows_for(run, path):
+    return [m.groupdict() for m in map(ROW.match, run.lines) if m and m.group("path") == path]
+
+
+def check_auto_probe(run, record_property):
+    kind, _ = run.attached()
+    record_property("probe_auto", kind)
+    assert kind == expected_auto_probe()
+    expected = ([("kprobe", "do_fchmodat")] if kind == "kprobe" else
+                [("tracepoint", "syscalls:sys_enter_chmod"), ("tracepoint", "syscalls:sys_enter_fchmodat")])
+    assert [m.groups() for m in map(ATTACHED.match, run.lines) if m] == expected, run.transcript()
+
+
+def check_chmods(run, output, path):
+    """A chmod from a second thread of this process, and one by coreutils chmod: one row each, exact values.
+    The trace pipe has no room for TGID ("-") and shows the trace buffer's remembered name as COMM."""
+    me, comm = os.getpid(), own_comm()
+    mode = 0o1640
+    tids = []
+    until_seen(run, lambda: tids.append(chmod_in_thread(path, mode)),
+               lambda: any(int(r["tid"]) in tids for r in rows_for(run, path)), "a row for the thread's chmod")
+    pids = []
+    until_seen(run, lambda: pids.append(chmod_by_coreutils(path, mode ^ 0o070)),
+               lambda: any(int(r["tid"]) in pids for r in rows_for(run, path)), "a row for coreutils chmod")
+    rows = rows_for(run, path)
+    for r in rows:
+        tid = int(r["tid"])
+        assert tid in tids + pids, run.transcript()
+        tgid, want_comm, want_mode = (me, comm, mode) if tid in tids else (tid, "chmod", mode ^ 0o070)
+        if output == "trace_pipe":
+            assert r["tgid"] == "-" and r["comm"] in (want_comm, "<...>"), run.transcript()
+        else:
+            assert (int(r["tgid"]), r["comm"]) == (tgid, want_comm), run.transcript()
+        assert int(r["mode"], 8) == want_mode, run.transcript()
+    if output != "trace_pipe":   # nothing lost: exactly one row per chmod made
+        assert len(rows) == len(tids) + len(pids), run.transcript()
+
+
+@pytest.fixture
+def chmod_target():
+    path = unique_path("005")
+    os.mknod(path)
+    yield path
+    os.unlink(path)
+
+
+@pytest.mark.parametrize("output", ["trace_pipe", "perf", "ringbuf"])
+def test_each_output_delivers_our_events(lesson, record_property, chmod_target, output):
+    run = lesson(LESSON, "--output", output)
+    check_auto_probe(run, record_property)
+    assert any(line.startswith("Tracing chmod, output via %s " % output) for line in run.lines)
+    check_chmods(run, output, chmod_target)
+    run.stop()
+    run.assert_clean_exit()
+    assert re.match(LAST_LINE[output], run.lines[-1]), run.transcript()
+
+
+def test_perf_output_ignores_another_trace_buffer_writer(lesson, record_property, chmod_target):
+    """While another process fills the shared trace buffer with lines that look like ours, the perf buffer
+    still carries exactly our events, and nothing else."""
+    run = lesson(LESSON, "--output", "perf")
+    check_auto_probe(run, record_property)
+    fake = "%d %d %s 0777 %s\n" % (os.getpid(), os.getpid(), own_comm(), chmod_target)
+    writer = trace_marker_writer(fake, 1.0)
+    try:
+        time.sleep(0.3)   # the writer is under way (it starts in ~0.05 s)
+        check_chmods(run, "perf", chmod_target)
+    finally:
+        written = int(writer.communicate(timeout=10)[0])
+    run.stop()
+    run.assert_clean_exit()
+    assert written > 100, "the other writer wrote only %d lines" % written
+    assert not [r for r in rows_for(run, chmod_target) if r["mode"] == "0777"], run.transcript()
+    assert run.lines[-1] == "lost records (perf buffer full): 0", run.transcript()
+
+
+def test_forced_kprobe(lesson, bpf_ready, chmod_target):
+    if CAPS.kprobes:
+        run = lesson(LESSON, "--probe", "kprobe")
+        assert run.attached() == ("kprobe", "do_fchmodat")
+        check_chmods(run, "perf", chmod_target)
+        run.stop()
+        run.assert_clean_exit()
+    else:
+        run = run_to_exit(LESSON, ["--probe", "kprobe"])
+        assert run.returncode != 0
+        assert run.err_lines == ["error: --probe kprobe: this kernel has no kprobes (no kprobe_events in tracefs: "
+                                 "CONFIG_KPROBES is off); use --probe tracepoint"], run.transcript()
+
+
+def test_count_ends_the_run_cleanly(lesson, chmod_target):
+    run = lesson(LESSON, "--count", "2")
+    chmod_by_coreutils(chmod_target, 0o600)
+    chmod_by_coreutils(chmod_target, 0o604)
+    run.finish(10)
+    run.assert_clean_exit()
+    assert len([line for line in run.lines if ROW.match(line)]) == 2, run.transcript()

@@ -3,7 +3,7 @@
 #   make test   set up what is missing, then run the whole test suite
 PY := .venv/bin/python
 
-.PHONY: setup run test doctor test-kernels figures
+.PHONY: setup run test doctor test-kernels figures notebooks lab
 
 setup:
 	@bash scripts/setup.sh
@@ -25,3 +25,16 @@ test-kernels:
 # The figures in img/, from scripts/figures.py (SVG; same inputs, same bytes).
 figures:
 	@$(PY) scripts/figures.py
+
+# Notebooks, generated from the lesson scripts (jupytext percent format) beside them; not committed.
+NOTEBOOKS := $(patsubst %.py,%.ipynb,$(wildcard lessons/[0-9][0-9][0-9]_*/*.py))
+NOTEBOOK_METADATA := {"kernelspec": {"name": "ebpf-lessons", "display_name": "Python 3 (eBPF lessons, distro bcc)", "language": "python"}, "jupytext": {"notebook_metadata_filter": "-all"}}
+notebooks: setup $(NOTEBOOKS)
+lessons/%.ipynb: lessons/%.py
+	@$(PY) -m jupytext --quiet --to ipynb --update-metadata '$(NOTEBOOK_METADATA)' --output $@ $<
+	@echo "notebook: $@"
+
+# JupyterLab (installed on first use) as root on 127.0.0.1 only: see README, "Notebooks".
+lab: notebooks
+	@$(PY) -c 'import jupyterlab' 2>/dev/null || $(PY) -m pip install -q --disable-pip-version-check jupyterlab==4.5.11
+	$(PY) -m jupyter lab --allow-root --ip=127.0.0.1 --port=8888 --no-browser --ServerApp.root_dir=lessons

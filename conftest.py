@@ -624,8 +624,8 @@ class NotebookRun(LessonRun):
 
 @pytest.fixture
 def notebook(bpf_ready, tmp_path):
-    """start(script, *args) -> NotebookRun that is ready (its probes attached). args, when given, replace the
-    lesson's NOTEBOOK_ARGS; start(script) runs it with its own. Runs left over are killed."""
+    """start(script, *args) -> NotebookRun that is ready (its probes attached; ready=False: at once). args, when
+    given, replace the lesson's NOTEBOOK_ARGS; start(script) runs it with its own. Runs left over are killed."""
     reason = notebook_tools_missing()
     require(reason is None, reason)
     runs = []

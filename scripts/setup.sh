@@ -100,6 +100,12 @@ if ! cmp -s requirements.txt "$VENV/.requirements" 2>/dev/null || [ ! -x "$VENV/
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt
   cp requirements.txt "$VENV/.requirements"
 fi
+# A Jupyter kernel for the notebooks (make notebooks / make lab), inside .venv so each clone has its own.
+if [ ! -e "$VENV/share/jupyter/kernels/ebpf-lessons/kernel.json" ]; then
+  "$VENV/bin/python" -m ipykernel install --sys-prefix --name ebpf-lessons \
+    --display-name "Python 3 (eBPF lessons, distro bcc)" >/dev/null
+  say "Jupyter kernel ebpf-lessons installed in $VENV"
+fi
 "$VENV/bin/python" -c 'from bcc import BPF' 2>/dev/null \
   || die "bcc does not import in $VENV: is python3-bpfcc installed for /usr/bin/python3?"
 say "ready (bcc $("$VENV/bin/python" -c 'import bcc; print(bcc.__version__)'), kernel $KREL)"

@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
 # %% [markdown]
-# # Lesson 000 — doctor: can this machine run the lessons?
+# # Lesson 000 — doctor: can this machine run the lessons? — 第 000 课：体检，这台机器能运行这些课程吗？
 #
 # Checks, one row each, what the lessons need, and says how to fix what is missing. Features are
 # decided by trying them (loading and attaching tiny programs, delivering one event), not by guessing.
 #
+# 逐行检查课程所需的东西，并说明缺了什么、怎么补。每项功能都靠实际尝试来判断
+# （加载并挂载很小的程序、送达一个事件），而不是猜。
+#
 #     sudo python3 lessons/000_doctor/doctor.py [--json]
 #
 # Exit 0 when the lessons can run (tracepoint fallbacks included), 1 otherwise.
+#
+# 课程能运行（包括改用 tracepoint 的情况）时退出码为 0，否则为 1。
 
 # %%
 import argparse
@@ -16,9 +21,20 @@ import json
 import os
 import sys
 
+# %% [markdown]
+# ## Arguments — 参数
+# A script reads its command line. In a notebook sys.argv belongs to Jupyter, so the lesson takes
+# `NOTEBOOK_ARGS` instead (e.g. `["--json"]`).
+#
+# 作为脚本时读取命令行；在 notebook 里 sys.argv 属于 Jupyter，所以改用 `NOTEBOOK_ARGS`（例如 `["--json"]`）。
+
+# %% tags=["parameters"]
+NOTEBOOK_ARGS = []
+
+# %%
 parser = argparse.ArgumentParser(description="Check this machine for the eBPF lessons.")
 parser.add_argument("--json", action="store_true", help="print the result as JSON (for checking many machines)")
-args = parser.parse_args()
+args = parser.parse_args(NOTEBOOK_ARGS if "ipykernel" in sys.modules else None)
 
 KERNEL = os.uname().release
 checks = {}   # id -> {"name", "status": ok|warn|fail|skip, "detail", "fix"}
@@ -47,7 +63,7 @@ def first_line(e):
 
 
 # %% [markdown]
-# ## Checks that need no BPF program
+# ## Checks that need no BPF program — 不需要 BPF 程序的检查
 
 # %%
 root = check("root", "root", "ok" if os.geteuid() == 0 else "fail", "euid %d" % os.geteuid(),
@@ -111,9 +127,13 @@ except (OSError, IndexError):
               "sudo mount -t securityfs securityfs /sys/kernel/security, then run the doctor again")
 
 # %% [markdown]
-# ## Checks by trying: load, attach, deliver one event
+# ## Checks by trying: load, attach, deliver one event — 靠尝试来检查：加载、挂载、送达一个事件
 # One program holds several functions; each attach is tried on its own. A getppid() call of ours is the
-# event that the perf buffer and the ring buffer must deliver.
+# event that the perf buffer and the ring buffer must deliver. At the end every probe tried is detached
+# (`cleanup()`, or `with BPF(...)`): a notebook's kernel lives on after the cell.
+#
+# 一个程序里有几个函数，每种挂载单独尝试。我们自己的一次 getppid() 调用就是 perf 缓冲区和 ring 缓冲区
+# 必须送达的事件。最后卸下尝试过的所有探针（`cleanup()` 或 `with BPF(...)`）：notebook 的内核在单元格结束后仍在运行。
 
 # %%
 PROGRAM = r"""
@@ -174,8 +194,8 @@ def try_kprobe():
 def try_fentry():
     if not BPF.support_kfunc():
         raise RuntimeError("bcc or the kernel lacks fentry (BPF trampolines)")
-    BPF(text="KFUNC_PROBE(%s) { return 0; }" % b.get_syscall_fnname("getppid").decode())
-    return "loaded and attached a KFUNC_PROBE"
+    with BPF(text="KFUNC_PROBE(%s) { return 0; }" % b.get_syscall_fnname("getppid").decode()):
+        return "loaded and attached a KFUNC_PROBE"   # and detached again, leaving the with block
 
 
 def deliver(obj, kind):
@@ -201,9 +221,9 @@ def try_tracepoints():
 
 
 def try_ringbuf():
-    ring = BPF(text=RINGBUF, cflags=cflags)
-    ring.attach_tracepoint(tp="syscalls:sys_enter_getppid", fn_name="on_getppid")
-    return deliver(ring, "ring")
+    with BPF(text=RINGBUF, cflags=cflags) as ring:
+        ring.attach_tracepoint(tp="syscalls:sys_enter_getppid", fn_name="on_getppid")
+        return deliver(ring, "ring")
 
 
 kprobes = attempt("kprobes", "kprobes", try_kprobe, "lessons fall back to tracepoints; a stock distro kernel has kprobes")
@@ -221,23 +241,28 @@ if tracepoints:
 else:
     perf = check("perf_buffer", "perf buffer", "skip", "needs tracepoints to cause an event")
     ringbuf = check("ring_buffer", "ring buffer", "skip", "needs tracepoints to cause an event")
+if b is not None:
+    b.cleanup()   # detach every probe tried above, now rather than when Python exits
 
 # %% [markdown]
-# ## Verdict: which lessons run, and with which probe
+# ## Verdict: which lessons run, and with which probe — 结论：哪些课程能运行，用哪种探针
 # Each lesson: the probe its seed teaches, the fallback, and anything else it needs.
+#
+# 每一课：种子所教的探针、退路，以及它还需要的其他东西。
 
 # %%
 LESSONS = [  # folder, preferred kind, fallback kind(s), other needs
     ("001_hello", "kprobe", "tracepoint", []),
     ("002_program_format", "kprobe", "tracepoint", []),
     ("003_do_sys_open", "kprobe", "tracepoint", []),
-    ("004_pid_comm", "kprobe", "tracepoint + raw_tracepoint", ["raw_tracepoints"]),
+    ("004_pid_comm", "kprobe", "tracepoint", []),   # --probe raw_tracepoint also needs raw tracepoints
     ("005_perf_output", "kprobe", "tracepoint", ["perf_buffer"]),
     ("006_bpf_hash", "kprobe", "tracepoint", ["perf_buffer"]),
     ("007_exec", "tracepoint", "tracepoint", ["perf_buffer"]),
     ("008_execve", "kprobe", "tracepoint", ["perf_buffer", "task_layout"]),
 ]
-here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# lessons/, the folder of this script's folder (a notebook has no __file__, but runs in this script's folder)
+here = os.path.dirname(os.path.dirname(os.path.abspath(globals().get("__file__", "doctor.ipynb"))))
 verdict = []
 for folder, preferred, fallback, needs in LESSONS:
     if not os.path.isdir(os.path.join(here, folder)):
@@ -264,4 +289,5 @@ else:
                             "cannot run: needs " + ", ".join(v["missing"])))
     print("\n" + ("OK: the lessons can run here%s." % ("" if kprobes else " (with tracepoint fallbacks: no kprobes)")
                   if ok else "NOT READY: fix the rows marked FAIL above (sudo make setup fixes most)."))
-sys.exit(0 if ok else 1)
+if not ok or "ipykernel" not in sys.modules:   # a notebook's kernel lives on: exit only to say NOT READY
+    sys.exit(0 if ok else 1)

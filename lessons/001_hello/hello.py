@@ -1,19 +1,28 @@
 #!/usr/bin/env python3
 # %% [markdown]
-# # Lesson 001 — Hello, World! from the kernel
+# # Lesson 001 — Hello, World! from the kernel — 第 001 课：来自内核的 "Hello, World!"
 #
 # Prints "Hello, World!" each time a process calls the clone() system call (most often: a fork).
+#
+# 每当有进程调用 clone() 系统调用（最常见的是 fork）时，打印一行 "Hello, World!"。
 #
 #     sudo python3 lessons/001_hello/hello.py [--probe auto|kprobe|tracepoint] [--duration SECONDS]
 #
 # Needs: root, bcc (python3-bpfcc), kernel headers, and either kprobes or the syscalls tracepoints.
 # In another terminal, run anything that forks (`python3 -c 'import os; os.fork()'`) to see lines.
 #
+# 需要：root、bcc（python3-bpfcc）、内核头文件，以及 kprobes 或 syscalls tracepoint。
+# 在另一个终端里运行任何会 fork 的程序，就能看到输出。
+#
 # The seed of this lesson is bcc's one-line hello world:
+#
+# 本课的种子是 bcc 的一行版 hello world：
 #
 #     BPF(text='int kprobe__sys_clone(void *ctx) { bpf_trace_printk("Hello, World!\\n"); return 0; }').trace_print()
 #
 # Below it is taught as it is, then made to run on kernels without kprobes too.
+#
+# 下面先按原样讲解它，再让它在没有 kprobes 的内核上也能运行。
 
 # %%
 import argparse
@@ -28,11 +37,15 @@ except ImportError:
              "with /usr/bin/python3; never 'pip install bcc', which is an unrelated project")
 
 # %% [markdown]
-# ## The BPF programs
+# ## The BPF programs — BPF 程序
 # The seed's program. The name is the whole trick: a function called `kprobe__<kernel function>` is
 # attached by bcc, as soon as the program is loaded, to a kprobe on that function. `sys_clone` is
 # rewritten by bcc to this kernel's name for the clone syscall (e.g. `__x64_sys_clone`).
 # `bpf_trace_printk` writes a line into the kernel's shared trace buffer; `trace_print()` reads it back.
+#
+# 种子程序的诀窍全在名字上：名为 `kprobe__<内核函数>` 的函数一经加载，bcc 就把它挂载到该函数的 kprobe 上；
+# bcc 把 `sys_clone` 改写成本内核中 clone 系统调用的名字（如 `__x64_sys_clone`）。
+# `bpf_trace_printk` 向内核共享的 trace 缓冲区写一行，`trace_print()` 再把它读回来。
 
 # %%
 KPROBE_PROGRAM = r'int kprobe__sys_clone(void *ctx) { bpf_trace_printk("Hello, World!\n"); return 0; }'
@@ -41,12 +54,23 @@ KPROBE_PROGRAM = r'int kprobe__sys_clone(void *ctx) { bpf_trace_printk("Hello, W
 # TRACEPOINT_PROBE(category, event) is bcc's naming shortcut for tracepoints, as kprobe__ is for kprobes.
 TRACEPOINT_PROGRAM = r'TRACEPOINT_PROBE(syscalls, sys_enter_clone) { bpf_trace_printk("Hello, World!\n"); return 0; }'
 
+# %% [markdown]
+# ## Arguments — 参数
+# A script reads its command line. In a notebook sys.argv belongs to Jupyter, so the lesson takes
+# `NOTEBOOK_ARGS` instead; `--duration` ends the reading cell, so that "Run All" ends too.
+#
+# 作为脚本时读取命令行；在 notebook 里 sys.argv 属于 Jupyter，所以改用 `NOTEBOOK_ARGS`。
+# `--duration` 让读取单元格按时结束，"Run All" 也就能结束。
+
+# %% tags=["parameters"]
+NOTEBOOK_ARGS = ["--duration", "10"]
+
 # %%
 parser = argparse.ArgumentParser(description="Print Hello, World! each time a process calls clone().")
 parser.add_argument("--probe", choices=["auto", "kprobe", "tracepoint"], default="auto",
                     help="auto: the seed's kprobe, or the tracepoint when this kernel cannot attach kprobes")
 parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
-args = parser.parse_args()
+args = parser.parse_args(NOTEBOOK_ARGS if "ipykernel" in sys.modules else None)
 if args.duration is not None and args.duration <= 0:
     parser.error("--duration must be a positive number of seconds")
 if os.geteuid() != 0:
@@ -70,7 +94,7 @@ def load(program):
 
 
 # %% [markdown]
-# ## Load and attach: the kprobe if we can, else the tracepoint
+# ## Load and attach: the kprobe if we can, else the tracepoint — 加载并挂载：能用 kprobe 就用，否则用 tracepoint
 
 # %%
 b = None
@@ -95,22 +119,30 @@ if b is None:
     print("attached: tracepoint syscalls:sys_enter_clone")
 
 # %% [markdown]
-# ## Print
+# ## Print — 打印
 # `trace_print()` reads /sys/kernel/tracing/trace_pipe forever and prints each line as it is. That buffer
-# is shared by every BPF program on the machine and may hold old lines; see the note.
+# is shared by every BPF program on the machine and may hold old lines; see the note. At the end the
+# probe is detached (`b.cleanup()`): a notebook's kernel lives on after the cell.
+#
+# `trace_print()` 不停地读取 /sys/kernel/tracing/trace_pipe，原样打印每一行。这个缓冲区由机器上所有 BPF
+# 程序共享，可能留有旧行，见笔记。结束时卸下探针（`b.cleanup()`）：notebook 的内核在单元格结束后仍在运行。
 
 # %%
 def stop(signum, frame):
     raise KeyboardInterrupt   # SIGTERM and the --duration alarm end the run like Ctrl-C does
 
 
-signal.signal(signal.SIGTERM, stop)
+handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGALRM)}
 if args.duration:
-    signal.signal(signal.SIGALRM, stop)
     signal.setitimer(signal.ITIMER_REAL, args.duration)
 
 print("Tracing clone() ... Hit Ctrl-C to end.", flush=True)
 try:
     b.trace_print()
 except KeyboardInterrupt:
-    pass   # bcc detaches the probe when the program exits
+    pass
+finally:   # leave nothing behind: no alarm, the signal handlers as they were, the probe detached
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
+    b.cleanup()   # now, not only when Python exits (bcc's atexit): a notebook's kernel lives on

@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
 # %% [markdown]
 # # Lesson 002 — the program format: C in a Python string, explicit attach, trace_fields()
+# # 第 002 课：程序的写法——Python 字符串里的 C、显式挂载、trace_fields()
 #
 # The same "Hello, World!" on clone() as lesson 001, written the way real bcc tools are written:
 # a multi-line C program, attached by an explicit call, and trace lines split into fields.
+#
+# 与第 001 课相同的 clone() 上的 "Hello, World!"，但按真正的 bcc 工具的方式来写：
+# 多行 C 程序、显式调用挂载、把 trace 行拆成字段。
 #
 #     sudo python3 lessons/002_program_format/program_format.py [--probe auto|kprobe|tracepoint]
 #                                                             [--duration SECONDS] [--count N]
 #
 # Needs: root, bcc (python3-bpfcc), kernel headers, and either kprobes or the syscalls tracepoints.
+#
+# 需要：root、bcc（python3-bpfcc）、内核头文件，以及 kprobes 或 syscalls tracepoint。
 
 # %%
 import argparse
@@ -23,9 +29,12 @@ except ImportError:
              "with /usr/bin/python3; never 'pip install bcc', which is an unrelated project")
 
 # %% [markdown]
-# ## The BPF program: C text in a Python string
+# ## The BPF program: C text in a Python string — BPF 程序：Python 字符串里的 C 代码
 # The function has an ordinary name, so bcc attaches nothing by itself: we choose below where it runs.
 # No "\n" at the end of the message: this kernel ends each bpf_trace_printk line itself (see the note).
+#
+# 函数用的是普通名字，所以 bcc 不会自动挂载它：下面由我们选择它在哪里运行。
+# 消息末尾没有 "\n"：这个内核会自己结束每一行 bpf_trace_printk 输出（见笔记）。
 
 # %%
 program = r"""
@@ -35,13 +44,24 @@ int hello(void *ctx) {
 }
 """
 
+# %% [markdown]
+# ## Arguments — 参数
+# A script reads its command line. In a notebook sys.argv belongs to Jupyter, so the lesson takes
+# `NOTEBOOK_ARGS` instead; `--duration` ends the reading cell, so that "Run All" ends too.
+#
+# 作为脚本时读取命令行；在 notebook 里 sys.argv 属于 Jupyter，所以改用 `NOTEBOOK_ARGS`。
+# `--duration` 让读取单元格按时结束，"Run All" 也就能结束。
+
+# %% tags=["parameters"]
+NOTEBOOK_ARGS = ["--duration", "10"]
+
 # %%
 parser = argparse.ArgumentParser(description="Hello, World! on clone(), attached explicitly, read with trace_fields().")
 parser.add_argument("--probe", choices=["auto", "kprobe", "tracepoint"], default="auto",
                     help="auto: a kprobe on the clone syscall, or its tracepoint when kprobes cannot attach")
 parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
 parser.add_argument("--count", type=int, metavar="N", help="stop after N lines")
-args = parser.parse_args()
+args = parser.parse_args(NOTEBOOK_ARGS if "ipykernel" in sys.modules else None)
 if args.duration is not None and args.duration <= 0:
     parser.error("--duration must be a positive number of seconds")
 if args.count is not None and args.count <= 0:
@@ -70,9 +90,12 @@ def printable(raw):
 
 
 # %% [markdown]
-# ## Load, then attach explicitly
+# ## Load, then attach explicitly — 先加载，再显式挂载
 # `BPF(text=...)` compiles and loads. `attach_kprobe` and `attach_tracepoint` choose the hook; the one C
 # function can be attached either way, because it only uses the context pointer, not its contents.
+#
+# `BPF(text=...)` 编译并加载。`attach_kprobe` 和 `attach_tracepoint` 选择钩子；同一个 C 函数两种方式都能挂载，
+# 因为它只用到上下文指针本身，不读其中的内容。
 
 # %%
 try:
@@ -105,18 +128,22 @@ if attached is None:
 print("attached: " + attached)
 
 # %% [markdown]
-# ## Read the trace pipe, one line split into fields
+# ## Read the trace pipe, one line split into fields — 读取 trace pipe，把一行拆成字段
 # `trace_fields()` blocks until a line arrives and returns (task, pid, cpu, flags, timestamp, message).
 # task is the kernel's remembered name for pid, and pid is the *thread* id of the caller.
+# At the end the probe is detached (`b.cleanup()`): a notebook's kernel lives on after the cell.
+#
+# `trace_fields()` 阻塞到有一行到来，返回 (task, pid, cpu, flags, timestamp, message)。
+# task 是内核为该 pid 记住的名字，pid 是调用者的*线程* id。
+# 结束时卸下探针（`b.cleanup()`）：notebook 的内核在单元格结束后仍在运行。
 
 # %%
 def stop(signum, frame):
     raise KeyboardInterrupt   # SIGTERM and the --duration alarm end the run like Ctrl-C does
 
 
-signal.signal(signal.SIGTERM, stop)
+handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGALRM)}
 if args.duration:
-    signal.signal(signal.SIGALRM, stop)
     signal.setitimer(signal.ITIMER_REAL, args.duration)
 
 print("Tracing clone() ... Hit Ctrl-C to end.")
@@ -128,4 +155,9 @@ try:
         print("%-18.6f %-16s %-7d %-3d %s" % (ts, printable(task), pid, cpu, printable(msg)), flush=True)
         lines += 1
 except KeyboardInterrupt:
-    pass   # bcc detaches the probe when the program exits
+    pass
+finally:   # leave nothing behind: no alarm, the signal handlers as they were, the probe detached
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
+    b.cleanup()   # now, not only when Python exits (bcc's atexit): a notebook's kernel lives on

@@ -201,15 +201,16 @@ def stop(signum, frame):
     raise KeyboardInterrupt   # SIGTERM and the --duration alarm end the run like Ctrl-C does
 
 
-handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGALRM)}
-if args.duration:
-    signal.setitimer(signal.ITIMER_REAL, args.duration)
-
 try:
     b.trace_open()   # trace_pipe, opened before the ready line: on 6.18 a second reader gets EBUSY
 except OSError as e:
+    b.cleanup()   # detach before stopping here: a notebook's kernel lives on after the error
     sys.exit("error: cannot open %s: %s (is another program reading it?)" % (e.filename, e.strerror))
 overruns_before, others, shown = trace_overruns(), 0, 0
+# the alarm and the handlers once trace_pipe is open: an error above leaves no alarm in a notebook's kernel
+handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGALRM)}
+if args.duration:
+    signal.setitimer(signal.ITIMER_REAL, args.duration)
 print("Tracing opens ... Hit Ctrl-C to end.")
 print("%-7s %-16s %-8s %s" % ("PID", "COMM", "FLAGS", "PATH"), flush=True)
 try:

@@ -221,10 +221,6 @@ def on_lost(count):   # the perf buffer was full: the kernel counted what it dro
     lost += count
 
 
-handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGALRM)}
-if args.duration:
-    signal.setitimer(signal.ITIMER_REAL, args.duration)
-
 shown, lost, others, overruns_before = 0, 0, 0, trace_overruns()
 if args.output == "perf":
     b["events"].open_perf_buffer(on_event, page_cnt=64, lost_cb=on_lost)
@@ -234,7 +230,12 @@ else:
     try:
         b.trace_open()   # trace_pipe, opened before the ready line: on 6.18 a second reader gets EBUSY
     except OSError as e:
+        b.cleanup()   # detach before stopping here: a notebook's kernel lives on after the error
         sys.exit("error: cannot open %s: %s (is another program reading it?)" % (e.filename, e.strerror))
+# the alarm and the handlers once trace_pipe is open: an error above leaves no alarm in a notebook's kernel
+handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGALRM)}
+if args.duration:
+    signal.setitimer(signal.ITIMER_REAL, args.duration)
 print("Tracing chmod, output via %s ... Hit Ctrl-C to end." % args.output)
 print("%-7s %-7s %-16s %-4s %s" % ("TGID", "TID", "COMM", "MODE", "PATH"), flush=True)
 try:

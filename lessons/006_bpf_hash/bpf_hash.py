@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 # %% [markdown]
 # # Lesson 006 — BPF_HASH: a map that the kernel writes and Python reads
+# # 第 006 课：BPF_HASH——内核写、Python 读的映射表
 #
 # Two classic uses of a hash map, one C program:
 # - `--mode timing` (default): the time between two calls of a syscall by the same process, printed when it
 #   is under a second (bcc's sync_timing.py: "sync() called twice within a second").
 # - `--mode count`: calls per process, counted in the kernel; Python prints and clears the map each interval.
+#
+# 一个 C 程序，哈希表的两种经典用法：`--mode timing`（默认）测同一进程两次调用某个系统调用的间隔，
+# 不到一秒就打印；`--mode count` 在内核里按进程计数，Python 每隔一段时间打印并清空映射表。
 #
 #     sudo python3 lessons/006_bpf_hash/bpf_hash.py [--mode timing|count] [--syscall sync] [--interval SECONDS]
 #                                                   [--probe auto|kprobe|tracepoint] [--duration SECONDS] [--count N]
@@ -13,6 +17,9 @@
 # Needs: root, bcc (python3-bpfcc), kernel headers, kprobes or the syscalls tracepoints, perf buffer (timing).
 # In another terminal: `python3 -c "import os, time; os.sync(); time.sleep(0.3); os.sync()"` (timing: one
 # process calling sync() twice; two `sync` commands are two processes), or `--mode count --syscall read`.
+#
+# 需要：root、bcc（python3-bpfcc）、内核头文件、kprobes 或 syscalls tracepoint、perf 缓冲区（timing 模式）。
+# 在另一个终端里让同一个进程调用两次 sync()，或用 `--mode count --syscall read`。
 
 # %%
 import argparse
@@ -28,10 +35,13 @@ except ImportError:
              "with /usr/bin/python3; never 'pip install bcc', which is an unrelated project")
 
 # %% [markdown]
-# ## The BPF program: two maps
+# ## The BPF program: two maps — BPF 程序：两个映射表
 # `BPF_HASH(last)` uses every default: u64 key, u64 value, 10240 entries. Here the key is a process id
 # (tgid) and the value the time of its previous call. `counts` spells out all four parameters.
 # Neither function reads the syscall's arguments, so each attaches to a kprobe or a tracepoint alike.
+#
+# `BPF_HASH(last)` 全用默认值：u64 键、u64 值、10240 项。这里键是进程 id（tgid），值是它上一次调用的时间。
+# `counts` 把四个参数都写了出来。两个函数都不读系统调用的参数，所以挂到 kprobe 或 tracepoint 上都一样。
 
 # %%
 program = r"""
@@ -74,6 +84,17 @@ int on_call_count(void *ctx) {
 }
 """
 
+# %% [markdown]
+# ## Arguments — 参数
+# A script reads its command line. In a notebook sys.argv belongs to Jupyter, so the lesson takes
+# `NOTEBOOK_ARGS` instead; `--duration` ends the reading cell, so that "Run All" ends too.
+#
+# 作为脚本时读取命令行；在 notebook 里 sys.argv 属于 Jupyter，所以改用 `NOTEBOOK_ARGS`。
+# `--duration` 让读取单元格按时结束，"Run All" 也就能结束。
+
+# %% tags=["parameters"]
+NOTEBOOK_ARGS = ["--duration", "10"]
+
 # %%
 parser = argparse.ArgumentParser(description="Time between two calls of a syscall per process, or count calls per process.")
 parser.add_argument("--mode", choices=["timing", "count"], default="timing")
@@ -83,7 +104,7 @@ parser.add_argument("--probe", choices=["auto", "kprobe", "tracepoint"], default
                     help="auto: a kprobe on the syscall, or its tracepoint when kprobes cannot attach")
 parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
 parser.add_argument("--count", type=int, metavar="N", help="stop after N lines (timing) or N printouts (count)")
-args = parser.parse_args()
+args = parser.parse_args(NOTEBOOK_ARGS if "ipykernel" in sys.modules else None)
 for name in ("duration", "count", "interval"):
     if getattr(args, name) is not None and getattr(args, name) <= 0:
         parser.error("--%s must be a positive number" % name)
@@ -112,6 +133,7 @@ def printable(raw):
 
 # %% [markdown]
 # ## Load, attach: the syscall's kprobe or tracepoint; in timing mode also the process-exit tracepoint
+# ## 加载、挂载：系统调用的 kprobe 或 tracepoint；timing 模式下还有进程退出的 tracepoint
 
 # %%
 try:
@@ -152,9 +174,14 @@ if args.mode == "timing":
     print("attached: tracepoint sched:sched_process_exit")
 
 # %% [markdown]
-# ## Print
+# ## Print — 打印
 # timing: each interval arrives through the perf buffer (lesson 005). count: every interval Python walks the
 # map with `items()` and empties it with `clear()`; calls counted between those two steps are lost.
+# At the end the probes are detached (`b.cleanup()`): a notebook's kernel lives on after the cell.
+#
+# timing：每个间隔经由 perf 缓冲区送来（第 005 课）。count：每隔一段时间，Python 用 `items()` 遍历映射表，
+# 再用 `clear()` 清空；在这两步之间计入的调用会丢失。
+# 结束时卸下探针（`b.cleanup()`）：notebook 的内核在单元格结束后仍在运行。
 
 # %%
 stopping = False
@@ -195,28 +222,34 @@ def print_counts():
     sys.stdout.flush()
 
 
-for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):   # Ctrl-C, kill, and the --duration alarm
-    signal.signal(sig, stop)
+# Ctrl-C (and Jupyter's interrupt), kill, and the --duration alarm
+handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)}
 if args.duration:
     signal.setitimer(signal.ITIMER_REAL, args.duration)
-if args.mode == "timing":
-    b["intervals"].open_perf_buffer(on_interval, lost_cb=on_lost)
-    print("Tracing %s() twice within 1 s by the same process ... Hit Ctrl-C to end." % args.syscall)
-    print("%-8s %-7s %12s %s" % ("TIME", "PID", "INTERVAL(ms)", "COMM"), flush=True)
-else:
-    print("Tracing %s() calls per process, every %g s ... Hit Ctrl-C to end." % (args.syscall, args.interval))
-    print("%-8s %-7s %12s %s" % ("TIME", "PID", "CALLS", "COMM"), flush=True)
-next_printout = time.monotonic() + args.interval
-while not stopping and (args.count is None or printed < args.count):
+try:
     if args.mode == "timing":
-        b.perf_buffer_poll(timeout=100)   # returns after 100 ms at most, or at once when a signal arrives
-    elif time.monotonic() < next_printout:
-        time.sleep(0.05)
+        b["intervals"].open_perf_buffer(on_interval, lost_cb=on_lost)
+        print("Tracing %s() twice within 1 s by the same process ... Hit Ctrl-C to end." % args.syscall)
+        print("%-8s %-7s %12s %s" % ("TIME", "PID", "INTERVAL(ms)", "COMM"), flush=True)
     else:
-        print_counts()
-        printed += 1
-        next_printout += args.interval
-if args.mode == "count" and stopping:
-    print_counts()       # what was counted since the last printout
-if args.mode == "timing":
-    print("lost %d events in total" % lost)   # the lost callback runs only when a later event arrives
+        print("Tracing %s() calls per process, every %g s ... Hit Ctrl-C to end." % (args.syscall, args.interval))
+        print("%-8s %-7s %12s %s" % ("TIME", "PID", "CALLS", "COMM"), flush=True)
+    next_printout = time.monotonic() + args.interval
+    while not stopping and (args.count is None or printed < args.count):
+        if args.mode == "timing":
+            b.perf_buffer_poll(timeout=100)   # returns after 100 ms at most, or at once when a signal arrives
+        elif time.monotonic() < next_printout:
+            time.sleep(0.05)
+        else:
+            print_counts()
+            printed += 1
+            next_printout += args.interval
+    if args.mode == "count" and stopping:
+        print_counts()       # what was counted since the last printout
+    if args.mode == "timing":
+        print("lost %d events in total" % lost)   # the lost callback runs only when a later event arrives
+finally:   # leave nothing behind: no alarm, the signal handlers as they were, the probes detached
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
+    b.cleanup()   # now, not only when Python exits (bcc's atexit): a notebook's kernel lives on

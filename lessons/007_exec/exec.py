@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
 # %% [markdown]
-# # Lesson 007 — exec: watch every program that starts
+# # Lesson 007 — exec: watch every program that starts — 第 007 课：exec，看着每个程序启动
 #
 # One line per successful exec, from the `sched:sched_process_exec` tracepoint: the process id, the new
 # program's name (comm) and the file that was executed, read from the tracepoint's own arguments.
+#
+# 每次成功的 exec 打印一行，来自 `sched:sched_process_exec` tracepoint：进程 id、新程序的名字（comm）
+# 和被执行的文件，都从这个 tracepoint 自己的参数中读取。
 #
 #     sudo python3 lessons/007_exec/exec.py [--duration SECONDS] [--count N]
 #
 # Needs: root, bcc (python3-bpfcc), kernel headers, tracepoints, perf buffer. No kprobe: this tracepoint is
 # a stable kernel interface present on every kernel the lessons run on, so there is nothing to fall back to.
+#
+# 需要：root、bcc（python3-bpfcc）、内核头文件、tracepoint、perf 缓冲区。不用 kprobe：这个 tracepoint
+# 是稳定的内核接口，本课程运行的每个内核上都有，所以无需退路。
 
 # %%
 import argparse
@@ -24,7 +30,7 @@ except ImportError:
              "with /usr/bin/python3; never 'pip install bcc', which is an unrelated project")
 
 # %% [markdown]
-# ## The BPF program
+# ## The BPF program — BPF 程序
 # `TRACEPOINT_PROBE(sched, sched_process_exec)` gives `args`, a struct bcc builds from the tracepoint's
 # format file (/sys/kernel/tracing/events/sched/sched_process_exec/format):
 #
@@ -34,6 +40,10 @@ except ImportError:
 #
 # A `__data_loc` field is not the string: bcc names it `data_loc_filename`, an int whose low 16 bits are
 # where the string starts, counted from the start of the record, and whose high 16 bits are its length.
+#
+# `TRACEPOINT_PROBE(sched, sched_process_exec)` 提供 `args`，这是 bcc 根据该 tracepoint 的 format 文件生成的结构体。
+# `__data_loc` 字段不是字符串本身：bcc 把它命名为 `data_loc_filename`，这个整数的低 16 位是字符串
+# 从记录开头算起的起始位置，高 16 位是它的长度。
 
 # %%
 program = r"""
@@ -60,11 +70,22 @@ TRACEPOINT_PROBE(sched, sched_process_exec) {
 }
 """
 
+# %% [markdown]
+# ## Arguments — 参数
+# A script reads its command line. In a notebook sys.argv belongs to Jupyter, so the lesson takes
+# `NOTEBOOK_ARGS` instead; `--duration` ends the reading cell, so that "Run All" ends too.
+#
+# 作为脚本时读取命令行；在 notebook 里 sys.argv 属于 Jupyter，所以改用 `NOTEBOOK_ARGS`。
+# `--duration` 让读取单元格按时结束，"Run All" 也就能结束。
+
+# %% tags=["parameters"]
+NOTEBOOK_ARGS = ["--duration", "10"]
+
 # %%
 parser = argparse.ArgumentParser(description="Print one line per program that starts (successful exec).")
 parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
 parser.add_argument("--count", type=int, metavar="N", help="stop after N lines")
-args = parser.parse_args()
+args = parser.parse_args(NOTEBOOK_ARGS if "ipykernel" in sys.modules else None)
 if args.duration is not None and args.duration <= 0:
     parser.error("--duration must be a positive number of seconds")
 if args.count is not None and args.count <= 0:
@@ -87,8 +108,10 @@ def printable(raw, truncated=False):
 
 
 # %% [markdown]
-# ## Load and attach
+# ## Load and attach — 加载并挂载
 # TRACEPOINT_PROBE functions are attached by bcc as soon as the program is loaded (like 001's kprobe__).
+#
+# TRACEPOINT_PROBE 函数在程序加载时就由 bcc 挂载（与第 001 课的 kprobe__ 一样）。
 
 # %%
 try:
@@ -101,8 +124,12 @@ except Exception as e:
 print("attached: tracepoint sched:sched_process_exec")
 
 # %% [markdown]
-# ## Print one line per event
+# ## Print one line per event — 每个事件打印一行
 # A filename longer than the buffer was cut (the tracepoint told its full size): it is marked with "...".
+# At the end the probe is detached (`b.cleanup()`): a notebook's kernel lives on after the cell.
+#
+# 比缓冲区长的文件名被截断了（tracepoint 告诉了它的完整长度）：用 "..." 标出。
+# 结束时卸下探针（`b.cleanup()`）：notebook 的内核在单元格结束后仍在运行。
 
 # %%
 stopping = False
@@ -135,13 +162,19 @@ def on_lost(count):
     print("lost %d events (perf buffer full)" % count, flush=True)
 
 
-for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):   # Ctrl-C, kill, and the --duration alarm
-    signal.signal(sig, stop)
+# Ctrl-C (and Jupyter's interrupt), kill, and the --duration alarm
+handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)}
 if args.duration:
     signal.setitimer(signal.ITIMER_REAL, args.duration)
-b["execs"].open_perf_buffer(on_exec, lost_cb=on_lost)
-print("Tracing exec() ... Hit Ctrl-C to end.")
-print("%-8s %-7s %-16s %s" % ("TIME", "PID", "COMM", "FILENAME"), flush=True)
-while not stopping and (args.count is None or printed < args.count):
-    b.perf_buffer_poll(timeout=100)   # returns after 100 ms at most, or at once when a signal arrives
-print("lost %d events in total" % lost)   # the lost callback runs only when a later event arrives
+try:
+    b["execs"].open_perf_buffer(on_exec, lost_cb=on_lost)
+    print("Tracing exec() ... Hit Ctrl-C to end.")
+    print("%-8s %-7s %-16s %s" % ("TIME", "PID", "COMM", "FILENAME"), flush=True)
+    while not stopping and (args.count is None or printed < args.count):
+        b.perf_buffer_poll(timeout=100)   # returns after 100 ms at most, or at once when a signal arrives
+    print("lost %d events in total" % lost)   # the lost callback runs only when a later event arrives
+finally:   # leave nothing behind: no alarm, the signal handlers as they were, the probe detached
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
+    b.cleanup()   # now, not only when Python exits (bcc's atexit): a notebook's kernel lives on

@@ -1,16 +1,23 @@
 #!/usr/bin/env python3
 # %% [markdown]
 # # Lesson 008 — execve: pid, ppid, comm, filename and argv of every exec, through the perf buffer
+# # 第 008 课：execve——经由 perf 缓冲区，取得每次 exec 的 pid、ppid、comm、文件名和 argv
 #
 # The seed's execve monitor, in the form of bcc's execsnoop: a probe at the entry of execve() fills a
 # struct and sends it to user space. Failed execs (a missing file) are seen too: this is the call, not its
 # result. The parent's pid is read at offsets taken from the running kernel's BTF (see the note).
+#
+# 种子中的 execve 监视器，写成 bcc 的 execsnoop 的样子：execve() 入口处的探针填好一个结构体，发送给用户空间。
+# 失败的 exec（文件不存在）也能看到：这里看的是调用，不是结果。父进程 pid 按运行中内核的 BTF 给出的偏移量读取（见笔记）。
 #
 #     sudo python3 lessons/008_execve/execve.py [--probe auto|kprobe|tracepoint] [--offsets auto|btf|headers]
 #                                               [--duration SECONDS] [--count N]
 #
 # Needs: root, bcc (python3-bpfcc), kernel headers, kprobes or the syscalls tracepoints, perf buffer, and
 # for a right ppid: BTF (/sys/kernel/btf/vmlinux) or kernel headers that match the running kernel.
+#
+# 需要：root、bcc（python3-bpfcc）、内核头文件、kprobes 或 syscalls tracepoint、perf 缓冲区；
+# 要得到正确的 ppid，还需要 BTF（/sys/kernel/btf/vmlinux）或与运行中内核匹配的内核头文件。
 
 # %%
 import argparse
@@ -28,9 +35,12 @@ except ImportError:
              "with /usr/bin/python3; never 'pip install bcc', which is an unrelated project")
 
 # %% [markdown]
-# ## The BPF program
+# ## The BPF program — BPF 程序
 # One function, `record`, called from the kprobe or from the tracepoint, which hand it the same two
 # arguments. `char args[MAXARGS * ARGLEN]` is a flat array: bcc 0.26 cannot decode `char[N][M]` in an event.
+#
+# 一个函数 `record`，由 kprobe 或 tracepoint 调用，两者传给它同样的两个参数。
+# `char args[MAXARGS * ARGLEN]` 是扁平数组：bcc 0.26 无法解码事件中的 `char[N][M]`。
 
 # %%
 program = r"""
@@ -90,10 +100,14 @@ int syscall__execve(struct pt_regs *ctx, const char __user *filename, const char
 """
 
 # %% [markdown]
-# ## Offsets from BTF
+# ## Offsets from BTF — 从 BTF 取得偏移量
 # /sys/kernel/btf/vmlinux describes every type of the running kernel: a header, then type records, then
 # their names. Each record is 12 bytes (name, info = kind and member count, size) and some data whose size
 # depends on the kind; a STRUCT's data is one (name, type, bit offset) triple per member.
+#
+# /sys/kernel/btf/vmlinux 描述运行中内核的每一个类型：一个头部，然后是类型记录，再是它们的名字。
+# 每条记录 12 字节（名字、info = 种类和成员数、大小），后面数据的大小取决于种类；STRUCT 的数据是每个成员一个
+# (名字, 类型, 位偏移) 三元组。
 
 # %%
 BTF = "/sys/kernel/btf/vmlinux"
@@ -137,6 +151,17 @@ def btf_member_offsets(struct_name, names, path=BTF):
     raise LookupError("no struct %s in %s" % (struct_name, path))
 
 
+# %% [markdown]
+# ## Arguments — 参数
+# A script reads its command line. In a notebook sys.argv belongs to Jupyter, so the lesson takes
+# `NOTEBOOK_ARGS` instead; `--duration` ends the reading cell, so that "Run All" ends too.
+#
+# 作为脚本时读取命令行；在 notebook 里 sys.argv 属于 Jupyter，所以改用 `NOTEBOOK_ARGS`。
+# `--duration` 让读取单元格按时结束，"Run All" 也就能结束。
+
+# %% tags=["parameters"]
+NOTEBOOK_ARGS = ["--duration", "10"]
+
 # %%
 parser = argparse.ArgumentParser(description="Print pid, ppid, comm, filename and argv of every execve() call.")
 parser.add_argument("--probe", choices=["auto", "kprobe", "tracepoint"], default="auto",
@@ -145,7 +170,7 @@ parser.add_argument("--offsets", choices=["auto", "btf", "headers"], default="au
                     help="where task_struct's layout comes from (auto: BTF when the kernel has it)")
 parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
 parser.add_argument("--count", type=int, metavar="N", help="stop after N lines")
-args = parser.parse_args()
+args = parser.parse_args(NOTEBOOK_ARGS if "ipykernel" in sys.modules else None)
 for name in ("duration", "count"):
     if getattr(args, name) is not None and getattr(args, name) <= 0:
         parser.error("--%s must be a positive number" % name)
@@ -172,8 +197,10 @@ def printable(raw, cut=False):
 
 
 # %% [markdown]
-# ## The offsets, then load and attach
+# ## The offsets, then load and attach — 先取偏移量，再加载并挂载
 # The offsets enter the C program as `-D` macros: compiled in as constants, checked by nobody but us.
+#
+# 偏移量以 `-D` 宏的形式进入 C 程序：作为常量编译进去，除了我们自己没人检查。
 
 # %%
 MAXARGS, ARGLEN = 5, 48   # as in the C program
@@ -227,9 +254,14 @@ print("attached: " + attached)
 print("ppid: " + ppid_how)
 
 # %% [markdown]
-# ## Print like execsnoop
+# ## Print like execsnoop — 像 execsnoop 那样打印
 # `b["events"].event(data)` turns the bytes into an object with the struct's fields (bcc reads the
 # struct's layout from the C program). Arguments are printed shell-quoted, so `a b` is one argument.
+# At the end the probe is detached (`b.cleanup()`): a notebook's kernel lives on after the cell.
+#
+# `b["events"].event(data)` 把字节变成带有结构体字段的对象（bcc 从 C 程序读出结构体布局）。
+# 参数按 shell 的规则加引号打印，所以 `a b` 是一个参数。
+# 结束时卸下探针（`b.cleanup()`）：notebook 的内核在单元格结束后仍在运行。
 
 # %%
 stopping = False
@@ -264,14 +296,20 @@ def on_lost(count):
     print("lost %d events (perf buffer full)" % count, flush=True)
 
 
-for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):   # Ctrl-C, kill, and the --duration alarm
-    signal.signal(sig, stop)
+# Ctrl-C (and Jupyter's interrupt), kill, and the --duration alarm
+handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)}
 if args.duration:
     signal.setitimer(signal.ITIMER_REAL, args.duration)
-# 64 pages (256 KiB) per CPU instead of bcc's 8: room for ~600 events while Python is busy printing.
-b["events"].open_perf_buffer(on_event, page_cnt=64, lost_cb=on_lost)
-print("Tracing execve() ... Hit Ctrl-C to end.")
-print("%-16s %-7s %-7s %s %s" % ("COMM", "PID", "PPID", "FILENAME", "ARGS"), flush=True)
-while not stopping and (args.count is None or printed < args.count):
-    b.perf_buffer_poll(timeout=100)   # returns after 100 ms at most, or at once when a signal arrives
-print("lost %d events in total" % lost)   # the lost callback runs only when a later event arrives
+try:
+    # 64 pages (256 KiB) per CPU instead of bcc's 8: room for ~600 events while Python is busy printing.
+    b["events"].open_perf_buffer(on_event, page_cnt=64, lost_cb=on_lost)
+    print("Tracing execve() ... Hit Ctrl-C to end.")
+    print("%-16s %-7s %-7s %s %s" % ("COMM", "PID", "PPID", "FILENAME", "ARGS"), flush=True)
+    while not stopping and (args.count is None or printed < args.count):
+        b.perf_buffer_poll(timeout=100)   # returns after 100 ms at most, or at once when a signal arrives
+    print("lost %d events in total" % lost)   # the lost callback runs only when a later event arrives
+finally:   # leave nothing behind: no alarm, the signal handlers as they were, the probe detached
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
+    b.cleanup()   # now, not only when Python exits (bcc's atexit): a notebook's kernel lives on

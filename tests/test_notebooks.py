@@ -1,0 +1,179 @@
+"""Every lesson as a notebook: converted with jupytext as `make notebooks` does, executed with nbclient as root on
+the kernel set-up installs, while the test causes the lesson's events. The checks are the script tests' own
+(imported from tests/test_00N_*.py): a NotebookRun (conftest.py) has a LessonRun's interface, its output is
+the text of all cells, and stop() is Jupyter's interrupt button. Each run also asserts that the kernel, alive
+after the last cell, holds nothing of BPF and that bpftool no longer lists the lesson's programs.
+
+The convention every lesson follows (README.md, "Notebooks"):
+- a cell tagged `parameters` holding NOTEBOOK_ARGS, used instead of sys.argv when "ipykernel" in sys.modules;
+  its default has --duration, so "Run All" ends by itself;
+- the reading cell ends in `finally:` with no alarm left, signal handlers restored and `b.cleanup()`;
+- each markdown cell carries its English text and a Chinese line under it.
+"""
+import functools
+import json
+import re
+import tempfile
+
+import jupytext
+import nbformat
+import pytest
+
+from conftest import (CAPS, LESSONS, NOTEBOOK_METADATA, READY, expected_auto_probe, hold_trace_pipe,
+                      lesson_notebook, notebook_tools_missing, require)
+from test_005_perf_output import chmod_target  # noqa: F401  (a fixture: a file of the test's own to chmod)
+
+SCRIPTS = sorted(str(p.relative_to(LESSONS)) for p in LESSONS.glob("[0-9][0-9][0-9]_*/*.py"))
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@functools.lru_cache(maxsize=None)
+def converted_text(script):
+    """The notebook `make notebooks` writes for lessons/<script>, as JSON text; converted once per test session."""
+    with tempfile.TemporaryDirectory() as directory:
+        return lesson_notebook(script, directory).read_text()
+
+
+def converted(script):
+    require(notebook_tools_missing() is None, notebook_tools_missing())
+    return nbformat.reads(converted_text(script), as_version=4)
+
+
+# ---------------------------------------------------------------- the notebooks as files
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_round_trip_script_notebook_script_is_lossless(script):
+    """script -> .ipynb (as make notebooks writes it) -> script gives back the script byte for byte."""
+    nb = converted(script)
+    assert nb.metadata["kernelspec"] == NOTEBOOK_METADATA["kernelspec"]
+    assert jupytext.writes(nb, fmt="py:percent") == (LESSONS / script).read_text()
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_notebook_follows_the_convention(script):
+    nb = converted(script)
+    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1 and params[0].cell_type == "code", "one code cell tagged parameters"
+    assert re.fullmatch(r"NOTEBOOK_ARGS = \[.*\]", params[0].source.strip()), params[0].source
+    notebook_args = eval(params[0].source.split("=", 1)[1])   # noqa: S307 - a list literal of our own
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    parses = [i for i, src in enumerate(code) if "parse_args(" in src]
+    assert len(parses) == 1 and code.index(params[0].source) < parses[0]
+    assert 'parser.parse_args(NOTEBOOK_ARGS if "ipykernel" in sys.modules else None)' in code[parses[0]]
+    if script != "000_doctor/doctor.py":      # the doctor ends by itself; every tracing lesson needs a bound
+        assert "--duration" in notebook_args, "Run All must end: NOTEBOOK_ARGS needs --duration"
+        assert "b.cleanup()" in code[-1] and "finally:" in code[-1], "the reading cell (last) detaches in finally"
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            assert CJK.search(cell.source), "a markdown cell without its Chinese line:\n" + cell.source
+
+
+# ---------------------------------------------------------------- the notebooks executed, with the test's events
+def test_000_doctor(notebook):
+    """The doctor's --json report, from a notebook: the kernel tries every probe kind, then detaches them all."""
+    run = notebook("000_doctor/doctor.py", "--json", ready=False)
+    run.finish(60)
+    run.assert_clean_exit()
+    report = json.loads("\n".join(run.lines))
+    assert report["ok"] is True
+    verdict = {v["lesson"]: v for v in report["lessons"]}
+    assert verdict["001_hello"]["probe"] == expected_auto_probe()
+    assert sorted(verdict) == sorted(p.name for p in LESSONS.iterdir() if p.is_dir() and p.name[:3].isdigit()
+                                     and p.name != "000_doctor")
+    assert (report["checks"]["kprobes"]["status"] == "ok") == CAPS.kprobes
+    assert report["checks"]["tracepoints"]["status"] == "ok" and report["checks"]["perf_buffer"]["status"] == "ok"
+
+
+def test_001_hello(notebook):
+    from test_001_hello import LESSON, check_hello_per_fork
+    run = notebook(LESSON, fresh_trace_buffer=True)     # its own NOTEBOOK_ARGS
+    assert run.attached()[0] == expected_auto_probe()
+    check_hello_per_fork(run)
+
+
+# The script tests' own test functions, given the notebook fixture where they take the lesson fixture: they
+# start the lesson with the same arguments (as NOTEBOOK_ARGS), cause the same events, assert the same values.
+def test_002_program_format(notebook):
+    from test_002_program_format import test_auto_attaches_explicitly_and_parses_fields as script_test
+    script_test(notebook, record_property=lambda *a: None)
+
+
+def test_003_do_sys_open(notebook, tmp_path):
+    from test_003_do_sys_open import test_auto_attaches_the_expected_probe_and_shows_our_opens as script_test
+    script_test(notebook, record_property=lambda *a: None, tmp_path=tmp_path)
+
+
+def test_004_pid_comm(notebook):
+    from test_004_pid_comm import test_auto_attaches_the_expected_probe as script_test
+    script_test(notebook, record_property=lambda *a: None)
+
+
+def test_005_perf_output(notebook, chmod_target):
+    from test_005_perf_output import test_each_output_delivers_our_events as script_test
+    script_test(notebook, record_property=lambda *a: None, chmod_target=chmod_target, output="perf")
+
+
+def test_006_bpf_hash(notebook):
+    from test_006_bpf_hash import test_auto_timing_prints_the_intervals_the_test_made as script_test
+    script_test(notebook, record_property=lambda *a: None)
+
+
+def test_007_exec(notebook, tmp_path):
+    from test_007_exec import test_exec_of_a_unique_program_shows_its_pid_comm_and_filename as script_test
+    script_test(notebook, tmp_path)
+
+
+def test_008_execve(notebook, tmp_path):
+    from test_008_execve import test_auto_reports_pid_ppid_comm_filename_argv as script_test
+    script_test(notebook, record_property=lambda *a: None, tmp_path=tmp_path)
+
+
+# ---------------------------------------------------------------- Run All, as an instructor does
+def notebook_args(script):
+    """The lesson's own NOTEBOOK_ARGS, with --duration shortened to half a second."""
+    nb = converted(script)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    args = eval(cell.source.split("=", 1)[1])   # noqa: S307 - a list literal of our own
+    return [("0.5" if prev == "--duration" else a) for prev, a in zip([None] + args, args)]
+
+
+def test_run_all_ends_by_itself_and_leaves_nothing_behind(notebook):
+    """Every lesson with its own NOTEBOOK_ARGS (--duration 0.5): all cells run, the last one ends by itself, no
+    error, and the kernel, still alive, holds no BPF program, map, perf event or trace_pipe. The lessons run at
+    the same time, except those that read trace_pipe: this kernel lets one process at a time open it (EBUSY)."""
+    pipe = [s for s in SCRIPTS if re.search(r"trace_(print|fields|readline)\(", (LESSONS / s).read_text())]
+    runs = {s: notebook(s, *notebook_args(s), ready=False) for s in SCRIPTS if s not in pipe}
+    for script in pipe:
+        runs[script] = notebook(script, *notebook_args(script), ready=False)
+        runs[script].finish(60)
+    for script, run in runs.items():
+        run.finish(60)
+        run.assert_clean_exit()
+        assert script == "000_doctor/doctor.py" or any(map(READY.match, run.lines)), run.transcript()
+
+
+def test_an_error_exit_is_one_line_and_stops_run_all(notebook):
+    """sys.exit("error: ...") in a kernel: IPython shows SystemExit with the message, no traceback of ours, and
+    "Run All" stops at that cell. Nothing is attached; the maps of the program loaded before the error stay
+    until the kernel restarts (README: Notebooks)."""
+    run = notebook("006_bpf_hash/bpf_hash.py", "--syscall", "no_such_call", "--probe", "tracepoint", ready=False)
+    run.finish(60)
+    assert run.returncode == 1, run.transcript()
+    assert "SystemExit: error: no tracepoint syscalls:sys_enter_no_such_call: is 'no_such_call' a syscall of this " \
+           "kernel?" in run.err_lines, run.transcript()
+    assert not any("Traceback" in line for line in run.err_lines + run.lines), run.transcript()
+    assert not any(map(READY.match, run.lines)), "cells after the error ran"
+    assert [x for x in run.leftovers if x != "anon_inode:bpf-map"] == [], run.leftovers
+
+
+def test_a_busy_trace_pipe_stops_run_all_with_nothing_left(notebook):
+    """Lesson 003 cannot open trace_pipe (another reader holds it): one line, and it detaches its probes before
+    stopping, so the kernel, alive after the error, holds nothing."""
+    with hold_trace_pipe() as exclusive:
+        run = notebook("003_do_sys_open/do_sys_open.py", ready=False)
+        run.finish(60)
+    if not exclusive:
+        pytest.skip("this kernel lets several readers open trace_pipe")
+    assert run.returncode == 1, run.transcript()
+    assert any(re.match(r"^SystemExit: error: cannot open \S+/trace_pipe: Device or resource busy", line)
+               for line in run.err_lines), run.transcript()
+    assert run.leftovers == [], run.leftovers

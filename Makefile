@@ -3,7 +3,7 @@
 #   make test   set up what is missing, then run the whole test suite
 PY := .venv/bin/python
 
-.PHONY: setup run test doctor test-kernels figures notebooks lab
+.PHONY: setup run test doctor test-kernels figures notebooks lab bench
 
 setup:
 	@bash scripts/setup.sh
@@ -38,3 +38,7 @@ lessons/%.ipynb: lessons/%.py
 lab: notebooks
 	@$(PY) -c 'import jupyterlab' 2>/dev/null || $(PY) -m pip install -q --disable-pip-version-check jupyterlab==4.5.11
 	$(PY) -m jupyter lab --allow-root --ip=127.0.0.1 --port=8888 --no-browser --ServerApp.root_dir=lessons
+
+# The delivery benchmark (bench/README.md): about 3.5 minutes on 2 CPUs; run it on a quiet machine.
+bench: setup
+	@$(PY) bench/bench.py

@@ -40,9 +40,10 @@ apt_has() { apt-cache show "$1" >/dev/null 2>&1; }
 
 # 1. Packages. Never 'pip install bcc': PyPI's "bcc" is an unrelated project.
 apt_install bpfcc-tools python3-bpfcc python3-venv make
-# For the tests and figures: clang + libbpf-dev compile the notes' libbpf-form examples (tests/test_docs.py),
-# matplotlib draws img/ (make figures).
-apt_install clang libbpf-dev python3-matplotlib
+# For the tests, figures and benchmark: clang + libbpf-dev compile the notes' libbpf-form examples
+# (tests/test_docs.py), matplotlib draws img/ (make figures), gcc builds the benchmark's workloads and
+# bpftrace is the peer it is compared with (make bench).
+apt_install clang libbpf-dev python3-matplotlib gcc libc6-dev bpftrace
 # bpftool is optional (Ubuntu ships it per kernel, in linux-tools-*); the lessons do not need it.
 command -v bpftool >/dev/null || { apt_has bpftool && apt_install bpftool; } || say "note: no bpftool package (optional)"
 

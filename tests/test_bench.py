@@ -1,0 +1,123 @@
+"""bench/bench.py, the delivery benchmark: a quick run has every row, and where the mechanism counts its losses
+exactly (perf and ring buffers, filtered to the workload) every event is either delivered or counted lost.
+Bad input is one line; Ctrl-C in the middle restores the trace buffer's size and leaves no probe behind."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from conftest import CAPS, ROOT, TIME_SCALE, require
+
+BENCH = ROOT / "bench" / "bench.py"
+QUICK_TIMEOUT = 60 * TIME_SCALE      # about 8 s on the 2-CPU host
+
+
+def buffer_kb():
+    with open(CAPS.tracefs + "/buffer_size_kb") as f:
+        return int(f.read().split()[0])
+
+
+def bench_ids():
+    """(workload, path id, label, loss counted exactly) of every row, from the benchmark itself."""
+    sys.path.insert(0, str(BENCH.parent))
+    try:
+        import bench
+    finally:
+        sys.path.remove(str(BENCH.parent))
+    return bench
+
+
+def prerequisites():
+    require(shutil.which("gcc") or shutil.which("cc"), "no C compiler (gcc): the benchmark builds its workloads")
+    require(shutil.which("bpftrace"), "bpftrace is not installed (apt-get install bpftrace): the benchmark's peer")
+    require((ROOT / "lessons/008_execve/execve.py").exists(), "lesson 008 is missing")
+
+
+def test_quick_run_has_every_row_and_exact_losses(bpf_ready, tmp_path):
+    prerequisites()
+    bench = bench_ids()
+    out_json, out_svg = tmp_path / "results.json", tmp_path / "bench.svg"
+    kb_before = buffer_kb()
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, str(BENCH), "--quick", "--json", str(out_json), "--svg", str(out_svg)],
+                          cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=QUICK_TIMEOUT)
+    took = time.monotonic() - start
+    out, err = proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
+    assert proc.returncode == 0, out + err
+    assert "Traceback" not in out + err, out + err
+    assert buffer_kb() == kb_before, "buffer_size_kb not restored"
+
+    # every (workload, path) row in the printed table, with its label
+    table = [line for line in out.splitlines() if line.startswith("| ") and " ×" in line.split("|")[1]]
+    expected = [(w, p) for w in bench.WORKLOADS for p in bench.PATHS if w in p.workloads]
+    assert len(table) == len(expected), out
+    for (w, p), line in zip(expected, table):
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[0].startswith(w + " ×"), line
+        assert cells[1] == p.label.format(kb=kb_before), line
+
+    result = json.loads(out_json.read_text())
+    rows = {(r["workload"], r["path"]): r for r in result["rows"]}
+    assert set(rows) == set((w, p.id) for w, p in expected)
+    for (w, pid), row in rows.items():
+        for run in row["runs"]:
+            assert run["elapsed_s"] > 0, (w, pid, run)
+            if pid == "untraced":
+                continue
+            assert 0 <= run["delivered"] <= run["caused"], (w, pid, run)
+            if row["loss_exact"]:    # perf and ring buffers, filtered to the workload: nothing unaccounted
+                assert run["delivered"] + run["lost"] == run["caused"], (w, pid, run)
+    # paths that cannot lose on a small burst deliver everything: the filter catches exactly the workload
+    for w in bench.WORKLOADS:
+        for pid in ("perf_1024", "ringbuf_4096", "ringbuf_nowakeup"):
+            run = rows[(w, pid)]["runs"][0]
+            assert run["delivered"] == run["caused"], (w, pid, run)
+    assert rows[("exec", "lesson008")]["runs"][0]["delivered"] == result["settings"]["n"]["exec"]
+    assert out_svg.read_text().lstrip().startswith("<?xml"), "no SVG chart"
+    print("quick benchmark took %.1f s" % took)
+
+
+def test_bad_input_is_one_line(tmp_path):
+    for args in (["--runs", "0"], ["--n-getpid", "-5"], ["--workloads", "fork"], ["--paths", "carrier-pigeon"]):
+        proc = subprocess.run([sys.executable, str(BENCH), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=30)
+        err = proc.stderr.decode(errors="replace")
+        assert proc.returncode == 2, (args, err)
+        assert len(err.strip().splitlines()) == 1 and err.startswith("error: "), (args, err)
+    proc = subprocess.run([sys.executable, str(BENCH), "--chart-only", "--json", str(tmp_path / "none.json")],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    err = proc.stderr.decode(errors="replace")
+    assert proc.returncode == 1 and len(err.strip().splitlines()) == 1 and "cannot read" in err, err
+
+
+def test_ctrl_c_restores_trace_buffer_and_detaches(bpf_ready):
+    """SIGINT while the enlarged trace buffer is in use: exit 130, the buffer's size back, no probe left."""
+    require(shutil.which("gcc") or shutil.which("cc"), "no C compiler (gcc)")
+    kb_before = buffer_kb()
+    proc = subprocess.Popen([sys.executable, str(BENCH), "--workloads", "getpid", "--paths", "trace_pipe_big",
+                             "--n-getpid", "50000000", "--runs", "1", "--no-write"], cwd=str(ROOT),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30 * TIME_SCALE
+        while buffer_kb() == kb_before and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert buffer_kb() != kb_before, "the benchmark never enlarged the trace buffer"
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20 * TIME_SCALE)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+    err = err.decode(errors="replace")
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err, err
+    assert "interrupted" in err, err
+    assert buffer_kb() == kb_before, "buffer_size_kb not restored after Ctrl-C"
+    bpftool = shutil.which("bpftool") or ("/usr/sbin/bpftool" if os.path.exists("/usr/sbin/bpftool") else None)
+    if bpftool:
+        progs = subprocess.run([bpftool, "prog", "show"], stdout=subprocess.PIPE, timeout=30).stdout.decode()
+        assert "on_getpid" not in progs, "the benchmark's program is still loaded"

@@ -3,14 +3,18 @@
 - capability detection: what this kernel and machine offer, detected once, here and nowhere else in tests;
 - a lesson runner: start a lesson as a subprocess, wait (bounded) for its ready line, wait (bounded) for
   output lines that carry the test's own values, stop it with a signal, check it exited cleanly;
-- workloads the tests own (fork, ...), and a parser for trace_pipe lines.
+- workloads the tests own (fork, ...), and a parser for trace_pipe lines;
+- for the robustness tests (tests/test_robustness.py): what a lesson leaves behind, hostile file names, storms
+  and streams of events, and fences in the shared trace buffer.
 
 Every wait here has a deadline. Timeouts scale with LESSONS_TIME_SCALE (the QEMU lane sets it: software
 emulation compiles BPF programs ten times slower than this host).
 """
 import ast
 import contextlib
+import ctypes
 import errno
+import json
 import os
 import re
 import select
@@ -95,8 +99,10 @@ class LessonRun:
     """One lesson running as a subprocess; its stdout and stderr are read without threads or blocking."""
 
     def __init__(self, script, args=(), python=None, env=None, prefix=()):
+        """python: the interpreter, or a list of it and its options (e.g. [sys.executable, "-S"])."""
         self.script = LESSONS / script
-        self.argv = [*prefix, python or sys.executable, str(self.script), *map(str, args)]
+        python = list(python) if isinstance(python, (list, tuple)) else [python or sys.executable]
+        self.argv = [*prefix, *python, str(self.script), *map(str, args)]
         self.proc = subprocess.Popen(self.argv, cwd=str(ROOT), env=env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         self.lines, self.err_lines = [], []
@@ -104,6 +110,7 @@ class LessonRun:
         self._open = set(self._partial)
         self.returncode = None
         self.stop_seconds = None
+        self.held, self.prog_ids = [], set()
 
     # -- reading
     def _pump(self, timeout):
@@ -185,6 +192,29 @@ class LessonRun:
         """Exit 0 and no traceback: what every lesson owes a learner who presses Ctrl-C."""
         assert self.returncode == 0, "exit code %s\n%s" % (self.returncode, self.transcript())
         assert not any("Traceback" in line for line in self.err_lines + self.lines), self.transcript()
+
+    # -- what it leaves behind
+    def note_held(self):
+        """Record what the running lesson holds of BPF (programs, maps, perf events, trace_pipe); after its exit,
+        assert_nothing_left() checks that none of its programs is still loaded."""
+        self.held, self.prog_ids = bpf_objects_of(self.proc.pid)
+        assert self.prog_ids, "the lesson holds no BPF program\n%s" % self.transcript()
+        return self
+
+    def assert_nothing_left(self):
+        """After the exit: none of the programs the lesson held is loaded (bpftool prog show, or the same bpf()
+        command where bpftool is absent), and no kprobe/uprobe event bcc named after its pid is left in tracefs.
+        Returns how the programs were listed."""
+        deadline = time.monotonic() + STOP_TIMEOUT     # the kernel frees a program shortly after its last user
+        while True:
+            ids, how = bpf_program_ids()
+            still, events = self.prog_ids & ids, bcc_probe_events(self.proc.pid)
+            if not (still or events) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert not still, "BPF programs %s still loaded after the lesson exited (%s)" % (sorted(still), how)
+        assert not events, "probe events left in tracefs: %s" % events
+        return how
 
     def transcript(self):
         return "$ %s\n--- stdout (%d lines, last 40) ---\n%s\n--- stderr ---\n%s" % (
@@ -297,6 +327,26 @@ def until_seen(run, act, found, what, every=0.5, timeout=EVENT_TIMEOUT):
     return run.wait_for(found, 0.01, "%s (after %d tries in %.0f s)" % (what, acts, timeout)), acts
 
 
+def write_trace_marker(text):
+    """One line into the shared trace buffer, as any other program may write one (tracefs trace_marker)."""
+    with open(CAPS.tracefs + "/trace_marker", "w") as f:
+        f.write(text + "\n")
+
+
+def trace_fence():
+    """Write a unique line into the shared trace buffer and return it. Once a lesson has printed it, every line it
+    prints with a later timestamp was written after this moment: stale lines from earlier runs have earlier ones."""
+    tag = "fence-%d-%s" % (os.getpid(), os.urandom(4).hex())
+    write_trace_marker(tag)
+    return tag
+
+
+def trace_buffer_kb():
+    """The size of each CPU's part of the trace buffer, in KiB (tracefs buffer_size_kb; 7 on the test host)."""
+    with open(CAPS.tracefs + "/buffer_size_kb") as f:
+        return int(f.read().split()[0])
+
+
 # ---------------------------------------------------------------- workloads the tests own
 def fork_children(n):
     """Fork n children from this process's main thread; each exits at once. os.fork() is the clone()
@@ -374,6 +424,117 @@ def unique_program(directory, prefix):
     path = os.path.join(str(directory), name)
     shutil.copy("/bin/true", path)
     os.chmod(path, 0o755)
+    return path
+
+
+# -- storms and streams: events far faster than a lesson prints them
+SYSCALL_NR = {"x86_64": {"clone": 56, "bpf": 321}, "aarch64": {"clone": 220, "bpf": 280}}.get(os.uname().machine, {})
+CLONE_SIGHAND = 0x800    # without CLONE_VM the kernel refuses it (EINVAL) after the syscall entry probes ran
+
+
+def syscall_storm(kind, n, path=None):
+    """n system calls of one kind from this thread, as fast as Python makes them (~1 us each here): clone (one the
+    kernel refuses: no process is made, but the clone probes of lessons 001/002 fire), open or chmod of `path`
+    (which may be missing: the entry probes fire all the same), or getppid. Returns n."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for _ in range(n):
+        try:
+            if kind == "clone":
+                libc.syscall(SYSCALL_NR["clone"], CLONE_SIGHAND, 0, 0, 0, 0)
+            elif kind == "open":
+                os.close(os.open(path, os.O_RDONLY))
+            elif kind == "chmod":
+                os.chmod(path, 0o600)
+            else:
+                os.getppid()
+        except OSError:
+            pass
+    return n
+
+
+STREAM = r"""
+import ctypes, os, sys, time
+kind, path, seconds, clone_nr = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+libc, end = ctypes.CDLL(None, use_errno=True), time.monotonic() + seconds
+while time.monotonic() < end:
+    try:
+        if kind == "clone":
+            libc.syscall(clone_nr, 0x800, 0, 0, 0, 0)
+        elif kind == "open":
+            os.close(os.open(path, os.O_RDONLY))
+        elif kind == "chmod":
+            os.chmod(path, 0o600)
+        elif kind == "sync":
+            os.sync()
+        elif kind == "exec":
+            os.waitpid(os.posix_spawn(path, [path], {}), 0)
+    except OSError:
+        pass
+"""
+
+
+@contextlib.contextmanager
+def event_stream(kind, path="", seconds=30):
+    """Another process making events of one kind without pause (see syscall_storm; sync; exec of `path`) for at
+    most `seconds` (scaled), stopped when the block ends. Yields its Popen."""
+    proc = subprocess.Popen([sys.executable, "-c", STREAM, kind, path, str(seconds * TIME_SCALE),
+                             str(SYSCALL_NR["clone"])], stdin=subprocess.DEVNULL)
+    try:
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait(STOP_TIMEOUT)
+
+
+@contextlib.contextmanager
+def pinned_to_one_cpu():
+    """Run this thread, and the processes it starts, on one CPU: a storm and the event after it then share one
+    per-CPU buffer, and the perf buffer reports the storm's losses with that event (LESSONS.md §5). Yields the CPU."""
+    before = os.sched_getaffinity(0)
+    cpu = max(before)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield cpu
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+# -- hostile file names: what a user may name a file, to check that a lesson prints it escaped, on one line
+# case -> (the last part of the path, as bytes; what a lesson prints for it). The shown text is written out here,
+# not computed with the lessons' own escaping, so that a test checks it independently.
+HOSTILE = {
+    "newline": (b"nl\n4242-FORGED", "nl\\n4242-FORGED"),       # a newline, then what would forge a row
+    "escape": (b"esc\x1b[31mred", "esc\\x1b[31mred"),          # ESC [31m: red text on a terminal
+    "tab": (b"tab\tx", "tab\\tx"),
+    "not_utf8": (b"bad\xff\xfe", "bad\\xff\\xfe"),
+}
+
+
+@pytest.fixture
+def short_dir():
+    """A new directory /tmp/l-<pid>-<hex> (str), removed afterwards: short, so that a path in it stays under the
+    63 bytes that kernels before 5.13 print of a string through bpf_trace_printk."""
+    path = "/tmp/l-%d-%s" % (os.getpid(), os.urandom(2).hex())
+    os.mkdir(path)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def path_max_program(directory, leaf):
+    """A copy of /bin/true at a path of PATH_MAX (4096) bytes with its final NUL: directory/ddd.../ddd.../leaf,
+    4095 bytes, through nested directories since one name is at most 255 bytes. Returns the path (bytes)."""
+    base, leaf = os.fsencode(directory), os.fsencode(leaf)
+    dirs, left = b"", 4095 - len(base) - 1 - len(leaf)     # bytes left for "/name" parts
+    while left:
+        n = min(255, left - 1)
+        n -= left - 1 - n == 1           # never leave one byte: a "/" with no name after it
+        dirs += b"/" + b"d" * n
+        left -= n + 1
+    os.makedirs(base + dirs)
+    path = base + dirs + b"/" + leaf
+    shutil.copy("/bin/true", path)
+    os.chmod(path, 0o755)
+    assert len(path) == 4095, len(path)
     return path
 
 
@@ -465,7 +626,6 @@ def notebook_tools_missing():
 def lesson_notebook(script, directory):
     """Convert lessons/<script> with the jupytext command line, as `make notebooks` does; return the notebook
     path (directory/<name>.ipynb)."""
-    import json
     out = Path(directory) / (Path(script).stem + ".ipynb")
     subprocess.run([sys.executable, "-m", "jupytext", "--quiet", "--to", "ipynb", "--update-metadata",
                     json.dumps(NOTEBOOK_METADATA), "--output", str(out), str(LESSONS / script)],
@@ -483,6 +643,31 @@ def with_notebook_args(nb, args):
     return nb
 
 
+def bcc_probe_events(pid):
+    """The kprobe/uprobe events bcc created in tracefs for process pid (named ..._bcc_<pid>): the one kind of
+    attachment that outlives a process (bcc uses them where the kernel has no kprobe/uprobe perf PMU)."""
+    found = []
+    for events in ("kprobe_events", "uprobe_events"):
+        if CAPS.tracefs and os.path.exists(CAPS.tracefs + "/" + events):
+            with open(CAPS.tracefs + "/" + events) as f:
+                found += [line.strip() for line in f if "_bcc_%d " % pid in line]
+    return found
+
+
+def bpf_program_ids():
+    """(the ids of every BPF program loaded in the kernel, how they were listed): `bpftool prog show`, or, where
+    bpftool is absent (some QEMU guests), the bpf() command it uses, BPF_PROG_GET_NEXT_ID, called here."""
+    bpftool = shutil.which("bpftool") or next((p for p in ("/usr/sbin/bpftool", "/sbin/bpftool") if os.path.exists(p)), None)
+    if bpftool:
+        out = subprocess.run([bpftool, "-j", "prog", "show"], stdout=subprocess.PIPE, check=True, timeout=30).stdout
+        return {p["id"] for p in json.loads(out or b"[]")}, "bpftool prog show"
+    libc, attr, ids = ctypes.CDLL(None, use_errno=True), (ctypes.c_uint32 * 4)(), set()   # start_id, next_id, ...
+    while libc.syscall(SYSCALL_NR["bpf"], 11, attr, ctypes.sizeof(attr)) == 0:   # 11: BPF_PROG_GET_NEXT_ID
+        ids.add(attr[1])
+        attr[0] = attr[1]
+    return ids, "bpf(BPF_PROG_GET_NEXT_ID)"
+
+
 def bpf_objects_of(pid):
     """What process pid holds of BPF and tracing: programs, maps, perf events (attachments), trace_pipe, and
     the kprobe/uprobe events bcc names after its pid. Returns (descriptions, program ids)."""
@@ -496,20 +681,12 @@ def bpf_objects_of(pid):
         if target.startswith("anon_inode:bpf") or target == "anon_inode:[perf_event]" or target.endswith("/trace_pipe"):
             held.append(target)
             prog_ids.update(int(m) for m in re.findall(r"^prog_id:\s*(\d+)", info, re.M))
-    for events in ("kprobe_events", "uprobe_events"):
-        if CAPS.tracefs and os.path.exists(CAPS.tracefs + "/" + events):
-            held += [line for line in open(CAPS.tracefs + "/" + events) if "_bcc_%d " % pid in line]
-    return sorted(held), prog_ids
+    return sorted(held + bcc_probe_events(pid)), prog_ids
 
 
 def loaded_programs(ids):
-    """Which of these BPF program ids are still loaded in the kernel, by bpftool (None without bpftool)."""
-    bpftool = shutil.which("bpftool") or next((p for p in ("/usr/sbin/bpftool", "/sbin/bpftool") if os.path.exists(p)), None)
-    if not bpftool:
-        return None
-    import json
-    out = subprocess.run([bpftool, "-j", "prog", "show"], stdout=subprocess.PIPE, check=True, timeout=30).stdout
-    return {p["id"] for p in json.loads(out or b"[]")} & set(ids)
+    """Which of these BPF program ids are still loaded in the kernel (bpftool, or the bpf() command it uses)."""
+    return bpf_program_ids()[0] & set(ids)
 
 
 class _NotebookProcess:

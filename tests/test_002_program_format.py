@@ -2,25 +2,37 @@
 import os
 import re
 
-from conftest import CAPS, expected_auto_probe, fork_children, own_comm, run_to_exit
+from conftest import CAPS, expected_auto_probe, fork_children, own_comm, run_to_exit, trace_fence
 
 LESSON = "002_program_format/program_format.py"
 FORKS = 3
 ROW = re.compile(r"^(?P<ts>\d+\.\d+)\s+(?P<comm>.{1,16}?)\s+(?P<pid>\d+)\s+(?P<cpu>\d+)\s+(?P<msg>.*)$")
 
 
-def rows_from(run, pid):
+def rows_from(run, pid, after=0.0):
+    """The rows with pid, for lines written after the timestamp `after`."""
     rows = [m.groupdict() for m in map(ROW.match, run.lines) if m]
-    return [r for r in rows if int(r["pid"]) == pid]
+    return [r for r in rows if int(r["pid"]) == pid and float(r["ts"]) > after]
+
+
+def fence_ts(run):
+    """Write a fence into the trace buffer (conftest.trace_fence), wait for its row, return its timestamp: the
+    lesson prints every line in the buffer, stale ones too, and those come before the fence."""
+    tag = trace_fence()
+    fence = run.wait_for(lambda: next((m for m in map(ROW.match, run.lines) if m and m.group("msg") == tag), None),
+                         what="the fence row %s" % tag)
+    return float(fence.group("ts"))
 
 
 def check_rows_per_fork(run):
     me = os.getpid()
+    after = fence_ts(run)
     fork_children(FORKS)
-    run.wait_for(lambda: len(rows_from(run, me)) >= FORKS, what="%d rows with pid %d" % (FORKS, me))
+    run.wait_for(lambda: len(rows_from(run, me, after)) >= FORKS, what="%d rows with pid %d" % (FORKS, me))
     run.stop()
     run.assert_clean_exit()
-    ours = rows_from(run, me)
+    assert re.match(r"^trace buffer overruns \(lines lost, any program's\): \d+$", run.lines[-1]), run.transcript()
+    ours = rows_from(run, me, after)
     assert [r["msg"] for r in ours] == ["Hello, World!"] * FORKS, run.transcript()
     # COMM is the trace buffer's remembered name for the pid, not read at the event: "<...>" until the kernel
     # has saved it (often for the first event of a pid, as lesson 002's note shows). Never another name.

@@ -2,15 +2,12 @@
 its comm unique) execs uniquely named programs with unique argv: every field of their lines is checked,
 ppid above all, whose offsets come from BTF."""
 import re
-import threading
-import time
 
-from conftest import (CAPS, TIME_SCALE, btf_offsets_by_bpftool, exec_from_parent, expected_auto_probe,
+from conftest import (CAPS, btf_offsets_by_bpftool, exec_from_parent, expected_auto_probe,
                       run_to_exit, unique_program)
 
 LESSON = "008_execve/execve.py"
 ROW = re.compile(r"^(?P<comm>\S+)\s+(?P<pid>\d+)\s+(?P<ppid>\d+)\s+(?P<filename>\S+)(?: (?P<args>.*))?$")
-BURST = 1000
 
 
 def rows_for(run, filename):
@@ -98,62 +95,16 @@ def test_offsets_from_headers(lesson, tmp_path):
         assert int(m.group("ppid")) == parent, run.transcript()
 
 
-def test_awkward_argv_is_escaped_quoted_and_marked_when_cut(lesson, tmp_path):
-    """One execve() with an argument holding a space, one holding a newline and ESC, one longer than the
-    lesson's 48-byte slot, one not UTF-8, and more arguments than the 5 it reads: still exactly one line."""
+def test_awkward_argv_is_quoted_and_marked_when_cut(lesson, tmp_path):
+    """One execve() with an argument holding a space, one longer than the lesson's 48-byte slot, and more
+    arguments than the 5 it reads: still exactly one line. (Newlines, escape sequences, tabs and bytes that are
+    not UTF-8 in argv and file names: tests/test_robustness.py.)"""
     run = lesson(LESSON)
     prog = unique_program(tmp_path, "t008a")
-    argv = ["t008a", "a b", "x\n\x1b[31mFORGED", "c" * 60, b"\xff", "six", "seven"]
+    argv = ["t008a", "a b", "c" * 60, "four", "five", "six", "seven"]
     parent, (pid,) = exec_from_parent([(prog, argv)], comm="t008aparent")
     m = run.wait_for(lambda: rows_for(run, prog), what="a line for %s" % prog)[0]
     run.stop()
     run.assert_clean_exit()
-    assert m.group("args") == "t008a 'a b' 'x\\n\\x1b[31mFORGED' %s... '\\xff' ..." % ("c" * 47), run.transcript()
-    assert not any(line.startswith("FORGED") or "\x1b" in line for line in run.lines), run.transcript()
-
-
-def test_a_burst_of_execs_is_complete_or_its_losses_are_counted(lesson, tmp_path):
-    """BURST execs as fast as a parent can spawn them: every one has its line, or the lesson counts what it
-    lost (perf buffer full) and delivered + lost accounts for all of them."""
-    run = lesson(LESSON)
-    prog = unique_program(tmp_path, "t008b")
-    parent, results = exec_from_parent([(prog, ["t008b", str(i)]) for i in range(BURST)], comm="t008bparent",
-                                       timeout=60 * TIME_SCALE)
-    assert all(pid > 0 for pid in results)
-
-    def delivered():
-        return [m for m in rows_for(run, prog) if int(m.group("ppid")) == parent]
-    progress = {"n": -1, "since": time.monotonic()}
-
-    def settled():
-        n = len(delivered())
-        if n != progress["n"]:
-            progress.update(n=n, since=time.monotonic())
-        return n >= BURST or time.monotonic() - progress["since"] > 3 * TIME_SCALE
-    run.wait_for(settled, timeout=60 * TIME_SCALE, what="%d lines, or no new line for 3 s" % BURST)
-    run.stop()
-    run.assert_clean_exit()
-    numbers = sorted(int(m.group("args").split()[1]) for m in delivered())
-    assert len(numbers) == len(set(numbers)) and set(numbers) <= set(range(BURST)), "duplicates or strangers"
-    pids = {int(m.group("args").split()[1]): int(m.group("pid")) for m in delivered()}
-    assert all(pids[i] == results[i] for i in pids), "a line's pid is not the child that exec'd"
-    lost = int(re.match(r"^lost (\d+) events in total$", run.lines[-1]).group(1))
-    # lost counts every event dropped, others' execs included: it must at least cover our missing lines.
-    assert len(numbers) == BURST or len(numbers) + lost >= BURST, (len(numbers), lost)
-    if lost == 0:
-        assert len(numbers) == BURST
-
-
-def test_ctrl_c_in_a_stream_of_events_ends_the_run_cleanly(lesson, tmp_path):
-    """SIGINT while the lesson is busy printing a stream of events (so most likely inside the perf buffer
-    callback, where a raised KeyboardInterrupt would be swallowed by ctypes): exit 0, promptly, no traceback."""
-    run = lesson(LESSON)
-    prog = unique_program(tmp_path, "t008i")
-    stream = threading.Thread(target=exec_from_parent, daemon=True,
-                              args=([(prog, ["t008i", str(i)]) for i in range(BURST)], "t008iparent", 60 * TIME_SCALE))
-    stream.start()
-    run.wait_for(lambda: len(rows_for(run, prog)) >= 50, what="50 lines of the stream")
-    run.stop()
-    run.assert_clean_exit()
-    assert run.stop_seconds < 2 * TIME_SCALE, run.stop_seconds
-    stream.join(60 * TIME_SCALE)
+    assert m.group("args") == "t008a 'a b' %s... four five ..." % ("c" * 47), run.transcript()
+    assert len(rows_for(run, prog)) == 1, run.transcript()

@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import sys
 
 # %% [markdown]
@@ -35,6 +36,16 @@ NOTEBOOK_ARGS = []
 parser = argparse.ArgumentParser(description="Check this machine for the eBPF lessons.")
 parser.add_argument("--json", action="store_true", help="print the result as JSON (for checking many machines)")
 args = parser.parse_args(NOTEBOOK_ARGS if "ipykernel" in sys.modules else None)
+
+
+def interrupted(signum, frame):
+    # Ctrl-C or SIGTERM: one line and exit 1 (no verdict is not "OK"); on the way out bcc detaches what was tried.
+    raise SystemExit("error: interrupted (%s) before a verdict: run the doctor again" % signal.Signals(signum).name)
+
+
+if "ipykernel" not in sys.modules:   # a notebook keeps Jupyter's own interrupt button
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, interrupted)
 
 KERNEL = os.uname().release
 checks = {}   # id -> {"name", "status": ok|warn|fail|skip, "detail", "fix"}

@@ -71,8 +71,8 @@ parser.add_argument("--probe", choices=["auto", "kprobe", "tracepoint"], default
                     help="auto: the seed's kprobe, or the tracepoint when this kernel cannot attach kprobes")
 parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
 args = parser.parse_args(NOTEBOOK_ARGS if "ipykernel" in sys.modules else None)
-if args.duration is not None and args.duration <= 0:
-    parser.error("--duration must be a positive number of seconds")
+if args.duration is not None and not 0 < args.duration < 1e9:   # nan and inf are not < 1e9 either
+    parser.error("--duration must be a positive number of seconds, under 1e9")
 if os.geteuid() != 0:
     sys.exit("error: loading BPF programs needs root: sudo python3 " + sys.argv[0])
 
@@ -121,17 +121,24 @@ if b is None:
 # %% [markdown]
 # ## Print — 打印
 # `trace_print()` reads /sys/kernel/tracing/trace_pipe forever and prints each line as it is. That buffer
-# is shared by every BPF program on the machine and may hold old lines; see the note. At the end the
-# probe is detached (`b.cleanup()`): a notebook's kernel lives on after the cell.
+# is shared by every BPF program on the machine and may hold old lines; when it overflows, the kernel
+# says so with a line `CPU:N [LOST M EVENTS]`; see the note. At the end the probe is detached
+# (`b.cleanup()`): a notebook's kernel lives on after the cell.
 #
 # `trace_print()` 不停地读取 /sys/kernel/tracing/trace_pipe，原样打印每一行。这个缓冲区由机器上所有 BPF
-# 程序共享，可能留有旧行，见笔记。结束时卸下探针（`b.cleanup()`）：notebook 的内核在单元格结束后仍在运行。
+# 程序共享，可能留有旧行；溢出时内核会打印一行 `CPU:N [LOST M EVENTS]`，见笔记。
+# 结束时卸下探针（`b.cleanup()`）：notebook 的内核在单元格结束后仍在运行。
 
 # %%
 def stop(signum, frame):
     raise KeyboardInterrupt   # SIGTERM and the --duration alarm end the run like Ctrl-C does
 
 
+try:
+    b.trace_open()   # trace_pipe, opened before the ready line: on 6.18 a second reader gets EBUSY
+except OSError as e:
+    b.cleanup()   # detach before stopping here: a notebook's kernel lives on after the error
+    sys.exit("error: cannot open %s: %s (is another program reading it?)" % (e.filename, e.strerror))
 handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGALRM)}
 if args.duration:
     signal.setitimer(signal.ITIMER_REAL, args.duration)

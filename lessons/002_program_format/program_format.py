@@ -18,6 +18,7 @@
 
 # %%
 import argparse
+import glob
 import os
 import signal
 import sys
@@ -62,17 +63,21 @@ parser.add_argument("--probe", choices=["auto", "kprobe", "tracepoint"], default
 parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
 parser.add_argument("--count", type=int, metavar="N", help="stop after N lines")
 args = parser.parse_args(NOTEBOOK_ARGS if "ipykernel" in sys.modules else None)
-if args.duration is not None and args.duration <= 0:
-    parser.error("--duration must be a positive number of seconds")
+if args.duration is not None and not 0 < args.duration < 1e9:   # nan and inf are not < 1e9 either
+    parser.error("--duration must be a positive number of seconds, under 1e9")
 if args.count is not None and args.count <= 0:
     parser.error("--count must be a positive number")
 if os.geteuid() != 0:
     sys.exit("error: loading BPF programs needs root: sudo python3 " + sys.argv[0])
+TRACEFS = next((d for d in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing") if os.path.exists(d + "/trace_pipe")),
+               None)
+if TRACEFS is None:
+    sys.exit("error: tracefs is not mounted (no trace_pipe): sudo make setup, or: mount -t tracefs none /sys/kernel/tracing")
 
 
 def kernel_has_kprobes():
     # tracefs lists kprobe_events only when the kernel was built with kprobes (CONFIG_KPROBE_EVENTS).
-    return any(os.path.exists(d + "/kprobe_events") for d in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing"))
+    return os.path.exists(TRACEFS + "/kprobe_events")
 
 
 def printable(raw):
@@ -87,6 +92,15 @@ def printable(raw):
         else:
             out.append(ch)
     return "".join(out)
+
+
+def trace_overruns():
+    """Lines the kernel overwrote before anyone read them, summed over every CPU's part of the trace buffer."""
+    total = 0
+    for stats in glob.glob(TRACEFS + "/per_cpu/cpu*/stats"):
+        with open(stats) as f:
+            total += sum(int(line.split()[1]) for line in f if line.startswith("overrun:"))
+    return total
 
 
 # %% [markdown]
@@ -130,11 +144,13 @@ print("attached: " + attached)
 # %% [markdown]
 # ## Read the trace pipe, one line split into fields — 读取 trace pipe，把一行拆成字段
 # `trace_fields()` blocks until a line arrives and returns (task, pid, cpu, flags, timestamp, message).
-# task is the kernel's remembered name for pid, and pid is the *thread* id of the caller.
+# task is the kernel's remembered name for pid, and pid is the *thread* id of the caller. trace_fields() skips
+# the kernel's `CPU:N [LOST M EVENTS]` lines: how many lines were lost, the script reads from tracefs.
 # At the end the probe is detached (`b.cleanup()`): a notebook's kernel lives on after the cell.
 #
 # `trace_fields()` 阻塞到有一行到来，返回 (task, pid, cpu, flags, timestamp, message)。
-# task 是内核为该 pid 记住的名字，pid 是调用者的*线程* id。
+# task 是内核为该 pid 记住的名字，pid 是调用者的*线程* id。trace_fields() 会跳过内核的
+# `CPU:N [LOST M EVENTS]` 行，所以结束时脚本从 tracefs 读出丢失的行数。
 # 结束时卸下探针（`b.cleanup()`）：notebook 的内核在单元格结束后仍在运行。
 
 # %%
@@ -142,6 +158,12 @@ def stop(signum, frame):
     raise KeyboardInterrupt   # SIGTERM and the --duration alarm end the run like Ctrl-C does
 
 
+try:
+    b.trace_open()   # trace_pipe, opened before the ready line: on 6.18 a second reader gets EBUSY
+except OSError as e:
+    b.cleanup()   # detach before stopping here: a notebook's kernel lives on after the error
+    sys.exit("error: cannot open %s: %s (is another program reading it?)" % (e.filename, e.strerror))
+overruns_before = trace_overruns()
 handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGALRM)}
 if args.duration:
     signal.setitimer(signal.ITIMER_REAL, args.duration)
@@ -152,6 +174,8 @@ lines = 0
 try:
     while args.count is None or lines < args.count:
         task, pid, cpu, flags, ts, msg = b.trace_fields()
+        if not isinstance(msg, bytes):
+            continue   # bcc returns "Unknown" for a line it cannot split (the rest of a message holding a newline)
         print("%-18.6f %-16s %-7d %-3d %s" % (ts, printable(task), pid, cpu, printable(msg)), flush=True)
         lines += 1
 except KeyboardInterrupt:
@@ -160,4 +184,5 @@ finally:   # leave nothing behind: no alarm, the signal handlers as they were, t
     signal.setitimer(signal.ITIMER_REAL, 0)
     for sig, handler in handlers.items():
         signal.signal(sig, handler)
+    print("trace buffer overruns (lines lost, any program's): %d" % (trace_overruns() - overruns_before), flush=True)
     b.cleanup()   # now, not only when Python exits (bcc's atexit): a notebook's kernel lives on

@@ -100,8 +100,8 @@ parser.add_argument("--probe", choices=["auto", "kprobe", "tracepoint"], default
 parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
 parser.add_argument("--count", type=int, metavar="N", help="stop after N opens")
 args = parser.parse_args(NOTEBOOK_ARGS if "ipykernel" in sys.modules else None)
-if args.duration is not None and args.duration <= 0:
-    parser.error("--duration must be a positive number of seconds")
+if args.duration is not None and not 0 < args.duration < 1e9:   # nan and inf are not < 1e9 either
+    parser.error("--duration must be a positive number of seconds, under 1e9")
 if args.count is not None and args.count <= 0:
     parser.error("--count must be a positive number")
 if os.geteuid() != 0:

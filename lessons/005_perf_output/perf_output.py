@@ -9,7 +9,7 @@
 #
 # 004 课的 chmod 事件，三种送法：共享的 trace pipe、perf 缓冲区，或 BPF ring buffer（Linux >= 5.8）。
 #
-#     sudo python3 lessons/005_perf_output/perf_output.py [--output trace_pipe|perf|ringbuf]
+#     sudo python3 lessons/005_perf_output/perf_output.py [--output trace_pipe|perf|ringbuf] [--pid PID]
 #                                  [--probe auto|kprobe|tracepoint] [--duration SECONDS] [--count N]
 #
 # Needs: root, bcc (python3-bpfcc), kernel headers, kprobes or the syscalls tracepoints; --output ringbuf
@@ -33,10 +33,13 @@ except ImportError:
 # ## The BPF program: the same event, three ways out — BPF 程序：同一个事件，三条出路
 # With the trace pipe, three values fit in a line (and, before Linux 5.13, one string): we send mode,
 # length and path; TGID and COMM do not fit. With a perf or ring buffer, the program fills a struct and
-# submits it whole; user space gets the bytes and bcc decodes them with the same struct.
+# submits it whole; user space gets the bytes and bcc decodes them with the same struct. `--pid` compiles in
+# a filter (FILTER_TGID): other processes' events are dropped before anything is sent, so what is lost is
+# that process's alone.
 #
 # trace pipe 一行只放得下三个值（5.13 之前只能有一个字符串），TGID 和 COMM 放不下；perf 或 ring buffer
-# 则由程序填好一个结构体整体提交，用户空间拿到字节，bcc 用同一个结构体解码。
+# 则由程序填好一个结构体整体提交，用户空间拿到字节，bcc 用同一个结构体解码。`--pid` 编译进一个过滤条件
+# （FILTER_TGID）：其他进程的事件在发送之前就被丢弃，因此丢失的计数只属于该进程。
 
 # %%
 PROGRAM = r"""
@@ -60,6 +63,10 @@ BPF_ARRAY(dropped, u64, 1);        // the ring buffer reports no losses by itsel
 #endif
 
 static int report(void *ctx, const char __user *filename, u32 mode) {
+#ifdef FILTER_TGID
+    if (bpf_get_current_pid_tgid() >> 32 != FILTER_TGID)
+        return 0;               // --pid: another process's event is never sent, so never lost either
+#endif
 #if defined(OUTPUT_trace_pipe)
     char path[NAME_LEN];
     int len = bpf_probe_read_user_str(path, sizeof(path), filename);
@@ -109,13 +116,16 @@ NOTEBOOK_ARGS = ["--duration", "10"]
 parser = argparse.ArgumentParser(description="chmod events through the trace pipe, a perf buffer or a ring buffer.")
 parser.add_argument("--output", choices=["trace_pipe", "perf", "ringbuf"], default="perf",
                     help="how events reach user space (default: perf)")
+parser.add_argument("--pid", type=int, metavar="PID", help="only the events of this process, filtered in the kernel")
 parser.add_argument("--probe", choices=["auto", "kprobe", "tracepoint"], default="auto",
                     help="auto: a kprobe on do_fchmodat, or the syscall tracepoints without kprobes")
 parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
 parser.add_argument("--count", type=int, metavar="N", help="stop after N events")
 args = parser.parse_args(NOTEBOOK_ARGS if "ipykernel" in sys.modules else None)
-if args.duration is not None and args.duration <= 0:
-    parser.error("--duration must be a positive number of seconds")
+if args.pid is not None and not 0 < args.pid < 2 ** 22:   # PID_MAX_LIMIT
+    parser.error("--pid must be a process id, from 1 to 4194303")
+if args.duration is not None and not 0 < args.duration < 1e9:   # nan and inf are not < 1e9 either
+    parser.error("--duration must be a positive number of seconds, under 1e9")
 if args.count is not None and args.count <= 0:
     parser.error("--count must be a positive number")
 if os.geteuid() != 0:
@@ -157,7 +167,8 @@ if args.output == "ringbuf" and tuple(map(int, os.uname().release.split(".")[:2]
              % os.uname().release)
 MARK = "chmod-" + secrets.token_hex(4)   # only the trace pipe needs it: perf and ring buffers are ours alone
 try:
-    b = BPF(text=PROGRAM.replace("MARK", MARK), cflags=["-DOUTPUT_" + args.output])
+    b = BPF(text=PROGRAM.replace("MARK", MARK), cflags=["-DOUTPUT_" + args.output] +
+            (["-DFILTER_TGID=%d" % args.pid] if args.pid else []))
 except Exception:
     sys.exit("error: bcc could not compile the program (kernel headers missing? run: sudo make setup, "
              "then lessons/000_doctor/doctor.py)")
@@ -195,8 +206,17 @@ for what in attached:
 # trace_pipe：同 004 课，TGID 未知，COMM 是记住的名字。
 
 # %%
+stopping = False
+
+
 def stop(signum, frame):
-    raise KeyboardInterrupt   # SIGTERM and the --duration alarm end the run like Ctrl-C does
+    # Ctrl-C, SIGTERM and the --duration alarm. perf and ringbuf: only a flag, checked by the loop; an exception
+    # raised while a callback runs would be printed and swallowed by ctypes. The trace pipe loop waits in a read
+    # of trace_pipe, which only an exception ends, and runs no callback.
+    global stopping
+    stopping = True
+    if args.output == "trace_pipe":
+        raise KeyboardInterrupt
 
 
 def show(tgid, tid, comm, mode, length, path):
@@ -233,13 +253,13 @@ else:
         b.cleanup()   # detach before stopping here: a notebook's kernel lives on after the error
         sys.exit("error: cannot open %s: %s (is another program reading it?)" % (e.filename, e.strerror))
 # the alarm and the handlers once trace_pipe is open: an error above leaves no alarm in a notebook's kernel
-handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGALRM)}
+handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)}
 if args.duration:
     signal.setitimer(signal.ITIMER_REAL, args.duration)
 print("Tracing chmod, output via %s ... Hit Ctrl-C to end." % args.output)
 print("%-7s %-7s %-16s %-4s %s" % ("TGID", "TID", "COMM", "MODE", "PATH"), flush=True)
 try:
-    while args.count is None or shown < args.count:
+    while not stopping and (args.count is None or shown < args.count):
         if args.output == "perf":
             b.perf_buffer_poll(timeout=1000)
         elif args.output == "ringbuf":

@@ -172,8 +172,8 @@ parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop afte
 parser.add_argument("--count", type=int, metavar="N", help="stop after N lines")
 args = parser.parse_args(NOTEBOOK_ARGS if "ipykernel" in sys.modules else None)
 for name in ("duration", "count"):
-    if getattr(args, name) is not None and getattr(args, name) <= 0:
-        parser.error("--%s must be a positive number" % name)
+    if getattr(args, name) is not None and not 0 < getattr(args, name) < 1e9:   # nan and inf are not < 1e9
+        parser.error("--%s must be a positive number, under 1e9" % name)
 if os.geteuid() != 0:
     sys.exit("error: loading BPF programs needs root: sudo python3 " + sys.argv[0])
 

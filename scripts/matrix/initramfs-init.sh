@@ -23,6 +23,7 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 echo 1 > /proc/sys/kernel/sysrq
+hostname matrix-guest
 
 while read -r ko; do
   [ -n "$ko" ] || continue

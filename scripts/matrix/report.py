@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""Kernel-matrix report: results/kernel-matrix/<lane>/ -> a markdown table on stdout and docs/compatibility.md.
+
+Stdlib only; runs on the host's /usr/bin/python3. Rows are the lesson folders (lessons/NNN_name) and any other
+test file; columns are the lanes (stock kernels under QEMU, then the host). A cell counts the tests of that
+file that passed, and says which probe kind `--probe auto` chose (the tests record it as the junit property
+probe_auto). Exit status: 1 when any lane named on the command line failed, else 0.
+"""
+import argparse
+import os
+import re
+import sys
+import xml.etree.ElementTree as ET
+
+LANE_ORDER = ["bookworm-6.1", "bookworm-6.12", "bullseye-5.10", "host"]
+LESSON_DIR = re.compile(r"^(\d{3})_\w+$")
+
+
+def read(path, default=""):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read().strip()
+    except OSError:
+        return default
+
+
+def kv(path):
+    out = {}
+    for line in read(path).splitlines():
+        if "=" in line:
+            k, v = line.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+def test_file_of(case):
+    """tests.test_001_hello[.Class] -> test_001_hello.py; a collection error names the module in `name`."""
+    for text in (case.get("classname") or "", case.get("name") or ""):
+        for part in re.split(r"[./]", text):
+            if part.startswith("test_"):
+                return part + ".py"
+    return "(unknown)"
+
+
+class Lane:
+    def __init__(self, name, path):
+        self.name, self.path = name, path
+        self.kernel = read(os.path.join(path, "kernel"), "?")
+        self.bcc = read(os.path.join(path, "bcc"), "?").splitlines()[-1:] or ["?"]
+        self.bcc = self.bcc[0]
+        self.python = read(os.path.join(path, "python"), "?")
+        self.os = read(os.path.join(path, "os"), "?")
+        self.date = read(os.path.join(path, "date"), "?")
+        self.commit = read(os.path.join(path, "commit"), "?")
+        self.timing = kv(os.path.join(path, "timing"))
+        self.rc = read(os.path.join(path, "rc"), None)
+        self.errors = []            # why the lane is red, beyond failing tests
+        self.files = {}             # test file -> {"passed", "failed", "skipped", "auto": set()}
+        self.failures = []          # (test id, first line of the message)
+        if read(os.path.join(path, "host-error")):
+            self.errors.append(read(os.path.join(path, "host-error")))
+        if read(os.path.join(path, "init-error")):
+            self.errors.append("guest " + read(os.path.join(path, "init-error")))
+        junit = os.path.join(path, "junit.xml")
+        if not os.path.exists(junit):
+            self.errors.append("no junit.xml (see %s)" % ("pytest.log" if name == "host" else "serial.log"))
+        else:
+            try:
+                self._parse(ET.parse(junit).getroot())
+            except ET.ParseError as e:
+                self.errors.append("junit.xml unreadable: %s" % e)
+        if self.rc is None:
+            self.errors.append("no pytest exit code (the guest did not finish)")
+        elif self.rc not in ("0",) and not self.failures:
+            self.errors.append("pytest exit %s" % self.rc)
+
+    def _parse(self, root):
+        for case in root.iter("testcase"):
+            f = self.files.setdefault(test_file_of(case), {"passed": 0, "failed": 0, "skipped": 0, "auto": set()})
+            for prop in case.iter("property"):
+                if prop.get("name") == "probe_auto":
+                    f["auto"].add(prop.get("value"))
+            bad = case.find("failure")
+            if bad is None:
+                bad = case.find("error")
+            if bad is not None:
+                f["failed"] += 1
+                msg = (bad.get("message") or bad.text or "").strip().splitlines()
+                tid = "%s::%s" % (test_file_of(case), case.get("name"))
+                self.failures.append((tid, (msg[0] if msg else "")[:240]))
+            elif case.find("skipped") is not None:
+                f["skipped"] += 1
+            else:
+                f["passed"] += 1
+
+    @property
+    def ok(self):
+        return not self.errors and not self.failures and self.rc == "0"
+
+    def header(self):
+        kind = "host" if self.name == "host" else "QEMU/TCG"
+        return "%s (%s)<br>%s<br>bcc %s, Python %s" % (self.name, kind, self.kernel, self.bcc, self.python)
+
+    def cell(self, test_file):
+        f = self.files.get(test_file)
+        if f is None:
+            return "—" if self.files else "not run"
+        total = f["passed"] + f["failed"] + f["skipped"]
+        mark = "✅" if not f["failed"] else "❌"
+        text = "%s %d/%d" % (mark, f["passed"], total)
+        if f["failed"]:
+            text += " (%d failed)" % f["failed"]
+        if f["skipped"]:
+            text += " (%d skipped)" % f["skipped"]
+        if f["auto"]:
+            text += " · auto=%s" % "/".join(sorted(f["auto"]))
+        return text
+
+
+def rows(lanes, lessons_dir):
+    """(label, test file or None) per lesson folder, then test files that belong to no lesson."""
+    lessons = sorted(d for d in os.listdir(lessons_dir) if LESSON_DIR.match(d)) if os.path.isdir(lessons_dir) else []
+    files = sorted({f for lane in lanes for f in lane.files})
+    out, used = [], set()
+    for d in lessons:
+        num = d[:3]
+        mine = [f for f in files if f.startswith("test_%s_" % num) or f == "test_%s.py" % num]
+        if not mine:
+            out.append(("`%s`" % d, None))
+        for f in mine:
+            out.append(("`%s` (%s)" % (d, f), f))
+            used.add(f)
+    for f in files:
+        if f not in used:
+            out.append(("%s" % f, f))
+    return out
+
+
+def table(lanes, lessons_dir):
+    lines = ["| lesson (test file) | " + " | ".join(l.header() for l in lanes) + " |",
+             "|---|" + "---|" * len(lanes)]
+    for label, f in rows(lanes, lessons_dir):
+        cells = [l.cell(f) if f else "no tests" for l in lanes]
+        lines.append("| %s | %s |" % (label, " | ".join(cells)))
+    status = ["✅ pass" if l.ok else "❌ FAIL" for l in lanes]
+    lines.append("| **lane** | %s |" % " | ".join(status))
+    return lines
+
+
+def details(lanes):
+    out = ["| lane | Debian | kernel | bcc | Python | tests run | guest wall time | rootfs build | run (UTC), commit |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for l in lanes:
+        n = sum(f["passed"] + f["failed"] + f["skipped"] for f in l.files.values())
+        build = l.timing.get("build_seconds", "?")
+        build = "cached" if build == "0" and l.name != "host" else ("—" if l.name == "host" else build + " s")
+        out.append("| %s | %s | %s | %s | %s | %d | %s s | %s | %s, %s |" % (
+            l.name, l.os, l.kernel, l.bcc, l.python, n, l.timing.get("guest_seconds", "?"), build, l.date, l.commit))
+    return out
+
+
+def problems(lanes):
+    out = []
+    for l in lanes:
+        for e in l.errors:
+            out.append("- **%s**: %s" % (l.name, e))
+        for tid, msg in l.failures:
+            out.append("- **%s** `%s`: %s" % (l.name, tid, msg.replace("|", "\\|")))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--results", default="results/kernel-matrix")
+    ap.add_argument("--doc", default="docs/compatibility.md")
+    ap.add_argument("--lessons", default="lessons")
+    ap.add_argument("ran", nargs="*", help="lanes run just now: the exit status is theirs")
+    args = ap.parse_args()
+
+    names = [n for n in LANE_ORDER if os.path.isdir(os.path.join(args.results, n))]
+    names += sorted(n for n in os.listdir(args.results) if n not in names
+                    and os.path.isdir(os.path.join(args.results, n))) if os.path.isdir(args.results) else []
+    lanes = [Lane(n, os.path.join(args.results, n)) for n in names]
+    if not lanes:
+        print("kernel-matrix: no results in %s" % args.results, file=sys.stderr)
+        return 1
+
+    tab = table(lanes, args.lessons)
+    print("\n".join(tab))
+    print()
+    print("\n".join(details(lanes)))
+    probs = problems(lanes)
+    if probs:
+        print("\nProblems:\n" + "\n".join(probs))
+
+    if args.doc:
+        doc = [
+            "# Compatibility: which kernels the lessons were tested on",
+            "",
+            "<!-- Generated by scripts/kernel-matrix.sh (`sudo make test-kernels`) from results/kernel-matrix/. "
+            "Do not edit: re-run the matrix. scripts/matrix/check_compat.py fails when a lesson folder is missing here. -->",
+            "",
+            "Every lesson's tests, run inside stock Debian kernels booted under QEMU (software emulation, 2 vCPUs), "
+            "each with its own suite's bcc and matching kernel headers, and on the host the tests normally run on. "
+            "A cell is *passed/run* for that lesson's test file; `auto=` is the probe kind `--probe auto` attached "
+            "(a kprobe wherever the kernel has kprobes, the tracepoint where it does not).",
+            "",
+        ] + tab + ["", "## Lanes", ""] + details(lanes) + [""]
+        doc += ["## Failures", ""] + (probs or ["None."]) + [""]
+        doc += [
+            "## How to reproduce",
+            "",
+            "```",
+            "sudo make test-kernels                          # host + all three kernels (~15 min on 2 cores)",
+            "sudo bash scripts/kernel-matrix.sh bullseye-5.10   # one lane",
+            "```",
+            "",
+            "Per-lane logs (serial console, pytest output, junit.xml) are in `results/kernel-matrix/<lane>/`.",
+            "",
+        ]
+        os.makedirs(os.path.dirname(args.doc) or ".", exist_ok=True)
+        with open(args.doc, "w", encoding="utf-8") as f:
+            f.write("\n".join(doc))
+        print("\nwrote %s" % args.doc)
+
+    bad = [l.name for l in lanes if l.name in args.ran and not l.ok]
+    if bad:
+        print("kernel-matrix: FAILED lanes: %s" % " ".join(bad), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -7,12 +7,12 @@ import re
 import pytest
 
 from conftest import (ATTACHED, CAPS, chmod_by_coreutils, chmod_in_thread, expected_auto_probe, own_comm,
-                      run_to_exit, unique_path, until_seen)
+                      run_to_exit, syscall_entry, unique_path, until_seen)
 
 LESSON = "004_pid_comm/pid_comm.py"
 ROW = re.compile(r"^(?P<tgid>\d+)\s+(?P<tid>\d+)\s+(?P<comm>.{1,16}?)\s+(?P<mode>[0-7]{4})\s(?P<path>.*)$")
 ATTACHES = {
-    "kprobe": [("kprobe", "do_fchmodat")],
+    "kprobe": [("kprobe", syscall_entry("chmod")), ("kprobe", syscall_entry("fchmodat"))],
     "tracepoint": [("tracepoint", "syscalls:sys_enter_chmod"), ("tracepoint", "syscalls:sys_enter_fchmodat")],
     "raw_tracepoint": [("raw_tracepoint", "sys_enter")],
 }

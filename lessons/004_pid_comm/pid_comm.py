@@ -29,13 +29,16 @@ except ImportError:
 
 # %% [markdown]
 # ## The BPF program — BPF 程序
-# `report()` asks the kernel who is running and copies the path from the caller's memory. The three hooks
-# only differ in where they find the two arguments: a kprobe reads them from the registers of the call
-# (PT_REGS_PARM2/3), a tracepoint from its args struct, and the raw tracepoint `sys_enter` from the user
-# registers that the system call saved (PT_REGS_PARM1/2/3 of *that* pt_regs, which is kernel memory).
+# `report()` asks the kernel who is running and copies the path from the caller's memory. The hooks only
+# differ in where they find the two arguments. The seed put a kprobe on `do_fchmodat()` and read
+# PT_REGS_PARM2/3 of the call; on Linux 6.12 that kprobe attaches and never fires (the note shows the run), so
+# this lesson probes the syscall entry points, which cannot be inlined. A kprobe there and the raw tracepoint
+# `sys_enter` both reach the user registers the system call saved, and read PT_REGS_PARM1/2/3 of *that*
+# pt_regs (kernel memory); a tracepoint gets the arguments by name.
 #
-# report() 询问当前运行者并从调用者内存复制路径。三个钩子只是取参数的地方不同：kprobe 从调用的寄存器
-# （PT_REGS_PARM2/3），tracepoint 从它的 args 结构体，raw tracepoint sys_enter 从系统调用保存的用户寄存器。
+# report() 询问当前运行者并从调用者内存复制路径。各钩子只是取参数的地方不同。种子在 do_fchmodat() 上挂 kprobe
+# 读 PT_REGS_PARM2/3；在 6.12 上它能挂上却从不触发（见笔记），所以本课探测不会被内联的系统调用入口。那里的
+# kprobe 和 raw tracepoint sys_enter 都拿到系统调用保存的用户寄存器，读其中的 PT_REGS_PARM1/2/3；tracepoint 按名字取参数。
 
 # %%
 PROGRAM = r"""
@@ -58,10 +61,21 @@ static int report(const char __user *filename, u32 mode) {
     return 0;
 }
 
-// kprobe: do_fchmodat(int dfd, const char __user *filename, umode_t mode, ...), under chmod() and fchmodat()
-int on_do_fchmodat(struct pt_regs *ctx) {
-    return report((const char __user *)PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx));
+// The syscall's own arguments, from the user registers it saved on entry. `regs` points to kernel memory:
+// copy each one out with bpf_probe_read_kernel. chmod(filename, mode) has them in PARM1 and PARM2,
+// fchmodat(dfd, filename, mode) in PARM2 and PARM3.
+static int report_saved(struct pt_regs *regs, int is_fchmodat) {
+    unsigned long filename = 0, mode = 0;
+    bpf_probe_read_kernel(&filename, sizeof(filename), is_fchmodat ? &PT_REGS_PARM2(regs) : &PT_REGS_PARM1(regs));
+    bpf_probe_read_kernel(&mode, sizeof(mode), is_fchmodat ? &PT_REGS_PARM3(regs) : &PT_REGS_PARM2(regs));
+    return report((const char __user *)filename, mode);
 }
+
+// kprobes on the syscall entry points (__x64_sys_chmod, __x64_sys_fchmodat on x86-64): the syscall table
+// calls them through a pointer, so no compiler can inline them away. Since Linux 4.17 their one argument,
+// PT_REGS_PARM1 of the probe's own registers, is the pt_regs the syscall saved.
+int on_sys_chmod(struct pt_regs *ctx) { return report_saved((struct pt_regs *)PT_REGS_PARM1(ctx), 0); }
+int on_sys_fchmodat(struct pt_regs *ctx) { return report_saved((struct pt_regs *)PT_REGS_PARM1(ctx), 1); }
 
 // tracepoints: the syscall's arguments by name
 int on_chmod(struct tracepoint__syscalls__sys_enter_chmod *args) { return report(args->filename, args->mode); }
@@ -69,19 +83,10 @@ int on_fchmodat(struct tracepoint__syscalls__sys_enter_fchmodat *args) { return 
 
 // raw tracepoint sys_enter(struct pt_regs *regs, long id): fires for every system call, so filter first
 int on_sys_enter(struct bpf_raw_tracepoint_args *ctx) {
-    struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
     long nr = ctx->args[1];
-    unsigned long filename = 0, mode = 0;
-    if (nr == __NR_chmod) {                // chmod(filename, mode)
-        bpf_probe_read_kernel(&filename, sizeof(filename), &PT_REGS_PARM1(regs));
-        bpf_probe_read_kernel(&mode, sizeof(mode), &PT_REGS_PARM2(regs));
-    } else if (nr == __NR_fchmodat) {      // fchmodat(dfd, filename, mode)
-        bpf_probe_read_kernel(&filename, sizeof(filename), &PT_REGS_PARM2(regs));
-        bpf_probe_read_kernel(&mode, sizeof(mode), &PT_REGS_PARM3(regs));
-    } else {
+    if (nr != __NR_chmod && nr != __NR_fchmodat)
         return 0;
-    }
-    return report((const char __user *)filename, mode);
+    return report_saved((struct pt_regs *)ctx->args[0], nr == __NR_fchmodat);
 }
 """
 NAME_LEN = 256
@@ -99,7 +104,7 @@ NOTEBOOK_ARGS = ["--duration", "10"]
 # %%
 parser = argparse.ArgumentParser(description="Trace chmod: process and thread id, comm, mode and path.")
 parser.add_argument("--probe", choices=["auto", "kprobe", "tracepoint", "raw_tracepoint"], default="auto",
-                    help="auto: a kprobe on do_fchmodat, or the syscall tracepoints without kprobes")
+                    help="auto: kprobes on the chmod and fchmodat syscalls, or their tracepoints without kprobes")
 parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
 parser.add_argument("--count", type=int, metavar="N", help="stop after N events")
 args = parser.parse_args(NOTEBOOK_ARGS if "ipykernel" in sys.modules else None)
@@ -109,6 +114,8 @@ if args.count is not None and args.count <= 0:
     parser.error("--count must be a positive number")
 if os.geteuid() != 0:
     sys.exit("error: loading BPF programs needs root: sudo python3 " + sys.argv[0])
+if "ipykernel" not in sys.modules:   # a script: `| head` closing the pipe ends it quietly, as it ends cat
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 TRACEFS = next((d for d in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing") if os.path.exists(d + "/trace_pipe")),
                None)
 if TRACEFS is None:
@@ -139,11 +146,10 @@ def trace_overruns():
 
 def attach(kind):
     if kind == "kprobe":
-        with open("/proc/kallsyms") as f:   # do_fchmodat is static: it exists only if the compiler kept it
-            if "do_fchmodat" not in {fields[2] for fields in map(str.split, f) if len(fields) >= 3}:
-                raise RuntimeError("do_fchmodat is not in /proc/kallsyms on this kernel")
-        b.attach_kprobe(event="do_fchmodat", fn_name="on_do_fchmodat")
-        return ["kprobe do_fchmodat"]
+        events = [b.get_syscall_fnname(name).decode() for name in ("chmod", "fchmodat")]   # __x64_sys_chmod, ...
+        b.attach_kprobe(event=events[0], fn_name="on_sys_chmod")
+        b.attach_kprobe(event=events[1], fn_name="on_sys_fchmodat")
+        return ["kprobe " + event for event in events]
     if kind == "tracepoint":
         b.attach_tracepoint(tp="syscalls:sys_enter_chmod", fn_name="on_chmod")
         b.attach_tracepoint(tp="syscalls:sys_enter_fchmodat", fn_name="on_fchmodat")

@@ -93,10 +93,16 @@ static int report(void *ctx, const char __user *filename, u32 mode) {
     return 0;
 }
 
-// do_fchmodat(int dfd, const char __user *filename, umode_t mode, ...), as in lesson 004
-int on_do_fchmodat(struct pt_regs *ctx) {
-    return report(ctx, (const char __user *)PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx));
+// kprobes on the chmod and fchmodat syscalls, as in lesson 004: the arguments from the saved user registers
+static int report_saved(struct pt_regs *ctx, int is_fchmodat) {
+    struct pt_regs *regs = (struct pt_regs *)PT_REGS_PARM1(ctx);
+    unsigned long filename = 0, mode = 0;
+    bpf_probe_read_kernel(&filename, sizeof(filename), is_fchmodat ? &PT_REGS_PARM2(regs) : &PT_REGS_PARM1(regs));
+    bpf_probe_read_kernel(&mode, sizeof(mode), is_fchmodat ? &PT_REGS_PARM3(regs) : &PT_REGS_PARM2(regs));
+    return report(ctx, (const char __user *)filename, mode);
 }
+int on_sys_chmod(struct pt_regs *ctx) { return report_saved(ctx, 0); }
+int on_sys_fchmodat(struct pt_regs *ctx) { return report_saved(ctx, 1); }
 int on_chmod(struct tracepoint__syscalls__sys_enter_chmod *args) { return report(args, args->filename, args->mode); }
 int on_fchmodat(struct tracepoint__syscalls__sys_enter_fchmodat *args) { return report(args, args->filename, args->mode); }
 """
@@ -118,7 +124,7 @@ parser.add_argument("--output", choices=["trace_pipe", "perf", "ringbuf"], defau
                     help="how events reach user space (default: perf)")
 parser.add_argument("--pid", type=int, metavar="PID", help="only the events of this process, filtered in the kernel")
 parser.add_argument("--probe", choices=["auto", "kprobe", "tracepoint"], default="auto",
-                    help="auto: a kprobe on do_fchmodat, or the syscall tracepoints without kprobes")
+                    help="auto: kprobes on the chmod and fchmodat syscalls, or their tracepoints without kprobes")
 parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
 parser.add_argument("--count", type=int, metavar="N", help="stop after N events")
 args = parser.parse_args(NOTEBOOK_ARGS if "ipykernel" in sys.modules else None)
@@ -130,6 +136,8 @@ if args.count is not None and args.count <= 0:
     parser.error("--count must be a positive number")
 if os.geteuid() != 0:
     sys.exit("error: loading BPF programs needs root: sudo python3 " + sys.argv[0])
+if "ipykernel" not in sys.modules:   # a script: `| head` closing the pipe ends it quietly, as it ends cat
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 TRACEFS = next((d for d in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing") if os.path.exists(d + "/trace_pipe")),
                None)
 if TRACEFS is None:
@@ -179,13 +187,15 @@ if args.probe in ("auto", "kprobe"):
             sys.exit("error: --probe kprobe: this kernel has no kprobes (no kprobe_events in tracefs: "
                      "CONFIG_KPROBES is off); use --probe tracepoint")
     else:
+        events = [b.get_syscall_fnname(name).decode() for name in ("chmod", "fchmodat")]   # __x64_sys_chmod, ...
         try:
-            b.attach_kprobe(event="do_fchmodat", fn_name="on_do_fchmodat")
-            attached = ["kprobe do_fchmodat"]
+            b.attach_kprobe(event=events[0], fn_name="on_sys_chmod")
+            b.attach_kprobe(event=events[1], fn_name="on_sys_fchmodat")
+            attached = ["kprobe " + event for event in events]
         except Exception as e:
             if args.probe == "kprobe":
-                sys.exit("error: cannot attach kprobe do_fchmodat: %s" % str(e).splitlines()[0])
-            print("kprobe do_fchmodat failed; falling back to the tracepoints")
+                sys.exit("error: cannot attach the kprobes: %s" % str(e).splitlines()[0])
+            print("kprobes failed; falling back to the tracepoints")
 if attached is None:
     try:
         b.attach_tracepoint(tp="syscalls:sys_enter_chmod", fn_name="on_chmod")
@@ -209,11 +219,25 @@ for what in attached:
 stopping = False
 
 
+def stop_events(what):
+    """Detach the probe that makes the events ("kprobe NAME" / "tracepoint CATEGORY:NAME"): under a storm a poll
+    returns only once the buffer is empty, so it may never return while events keep coming (measured on 5.10
+    under QEMU: 32 s of reading after Ctrl-C). b.cleanup() at the end detaches whatever is left."""
+    kind, target = what.split(" ", 1)
+    try:
+        b.detach_kprobe(event=target) if kind == "kprobe" else b.detach_tracepoint(tp=target)
+    except Exception:
+        pass
+
+
 def stop(signum, frame):
-    # Ctrl-C, SIGTERM and the --duration alarm. perf and ringbuf: only a flag, checked by the loop; an exception
-    # raised while a callback runs would be printed and swallowed by ctypes. The trace pipe loop waits in a read
-    # of trace_pipe, which only an exception ends, and runs no callback.
+    # Ctrl-C, SIGTERM and the --duration alarm. perf and ringbuf: a flag, checked by the loop (an exception
+    # raised while a callback runs would be printed and swallowed by ctypes), and no more events. The trace pipe
+    # loop waits in a read of trace_pipe, which only an exception ends, and runs no callback.
     global stopping
+    if not stopping:
+        for what in attached:
+            stop_events(what)
     stopping = True
     if args.output == "trace_pipe":
         raise KeyboardInterrupt

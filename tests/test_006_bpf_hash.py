@@ -92,8 +92,8 @@ def test_forced_kprobe(lesson, bpf_ready):
 def test_unknown_syscall_is_one_clear_error(bpf_ready):
     run = run_to_exit(LESSON, ["--syscall", "no_such_call", "--probe", "tracepoint"])
     assert run.returncode != 0
-    assert run.err_lines == ["error: no tracepoint syscalls:sys_enter_no_such_call: is 'no_such_call' a syscall "
-                             "of this kernel?"], run.transcript()
+    assert run.err_lines == ["error: 'no_such_call' is not a syscall of this kernel (no tracepoint "
+                             "syscalls:sys_enter_no_such_call, no entry point in /proc/kallsyms)"], run.transcript()
 
 
 def test_duration_ends_count_mode_with_a_last_printout(lesson):

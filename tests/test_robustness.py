@@ -108,6 +108,24 @@ def test_a_signal_stops_a_busy_lesson_within_a_second(lesson, name, sig, short_d
     record_property("programs_listed_by", run.assert_nothing_left())
 
 
+@pytest.mark.parametrize("name", TRACING)
+def test_a_closed_pipe_ends_a_lesson_quietly(lesson, name, short_dir):
+    """`lesson | head`: once the reader has gone, the next line the lesson writes ends it as SIGPIPE ends cat
+    (no BrokenPipeError traceback), within the stop bound, and nothing stays loaded."""
+    run = lesson(SCRIPTS[name]).note_held()
+    ready_lines = len(run.lines)
+    with event_stream(*stream_for(name, short_dir)):
+        run.wait_for(lambda: len(run.lines) >= ready_lines + 5, what="5 lines of the stream")
+        run.close_stdout()   # what head does after its last line
+        start = time.monotonic()
+        run.finish(STOP_BOUND + EVENT_TIMEOUT)   # the next event's line meets the closed pipe
+        seconds = time.monotonic() - start
+    assert run.returncode == -signal.SIGPIPE, run.transcript()
+    assert not any("Traceback" in line or "BrokenPipe" in line for line in run.err_lines), run.transcript()
+    assert seconds < STOP_BOUND + EVENT_TIMEOUT, seconds
+    run.assert_nothing_left()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_stops_the_doctor_without_a_verdict(bpf_ready, sig, record_property):
     """The doctor is stopped while it holds a program it is trying: one line, exit 1 (no verdict is not "the

@@ -98,8 +98,23 @@ tracefs = check("tracefs", "tracefs mounted", "ok" if TRACEFS else "fail", TRACE
                 "sudo mount -t tracefs tracefs /sys/kernel/tracing   (make setup does it)")
 
 build = "/lib/modules/%s/build" % KERNEL
-release_file = os.path.join(build, "include/config/kernel.release")
-headers_for = open(release_file).read().strip() if os.path.exists(release_file) else None
+
+def headers_release(build):
+    """The kernel release the headers were made for: UTS_RELEASE in include/generated/utsrelease.h (Debian's
+    include/config/kernel.release holds the upstream version, 6.1.192 for 6.1.0-56-amd64), else kernel.release."""
+    try:
+        with open(os.path.join(build, "include/generated/utsrelease.h")) as f:
+            return f.read().split('"')[1]
+    except (OSError, IndexError):
+        pass
+    try:
+        with open(os.path.join(build, "include/config/kernel.release")) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+headers_for = headers_release(build)
 if headers_for == KERNEL:
     check("headers", "kernel headers", "ok", "matching: %s" % os.path.realpath(build))
 elif os.path.isdir(build):

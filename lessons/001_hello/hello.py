@@ -75,6 +75,8 @@ if args.duration is not None and not 0 < args.duration < 1e9:   # nan and inf ar
     parser.error("--duration must be a positive number of seconds, under 1e9")
 if os.geteuid() != 0:
     sys.exit("error: loading BPF programs needs root: sudo python3 " + sys.argv[0])
+if "ipykernel" not in sys.modules:   # a script: `| head` closing the pipe ends it quietly, as it ends cat
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 
 def kernel_has_kprobes():

@@ -176,6 +176,8 @@ for name in ("duration", "count"):
         parser.error("--%s must be a positive number, under 1e9" % name)
 if os.geteuid() != 0:
     sys.exit("error: loading BPF programs needs root: sudo python3 " + sys.argv[0])
+if "ipykernel" not in sys.modules:   # a script: `| head` closing the pipe ends it quietly, as it ends cat
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 
 def kernel_has_kprobes():
@@ -267,10 +269,23 @@ print("ppid: " + ppid_how)
 stopping = False
 
 
+def stop_events(what):
+    """Detach the probe that makes the events ("kprobe NAME" / "tracepoint CATEGORY:NAME"): under a storm a poll
+    returns only once the buffer is empty, so it may never return while events keep coming (measured on 5.10
+    under QEMU: 32 s of reading after Ctrl-C). b.cleanup() at the end detaches whatever is left."""
+    kind, target = what.split(" ", 1)
+    try:
+        b.detach_kprobe(event=target) if kind == "kprobe" else b.detach_tracepoint(tp=target)
+    except Exception:
+        pass
+
+
 def stop(signum, frame):
-    # Only a flag, checked by the loop below. Raising KeyboardInterrupt here (as lessons 001-002 do) fails
-    # when the signal lands while a perf buffer callback runs: ctypes prints the exception and swallows it.
+    # A flag, checked by the loop below, and no more events. Raising KeyboardInterrupt here (as lessons 001-002
+    # do) fails when the signal lands while a perf buffer callback runs: ctypes prints it and swallows it.
     global stopping
+    if not stopping:
+        stop_events(attached)
     stopping = True
 
 
@@ -302,11 +317,18 @@ if args.duration:
     signal.setitimer(signal.ITIMER_REAL, args.duration)
 try:
     # 64 pages (256 KiB) per CPU instead of bcc's 8: room for ~600 events while Python is busy printing.
-    b["events"].open_perf_buffer(on_event, page_cnt=64, lost_cb=on_lost)
+    # Where bcc can (>= 0.24; Debian 11's 0.18 cannot), wake the reader once per 64 events instead of for
+    # every one, and empty the buffer after each poll so that a quiet spell still shows every event within
+    # 100 ms. Measured in bench/ on a 10,000-exec storm: the storm ran x1.05 slower traced, x1.30 without it.
+    batched = hasattr(b, "perf_buffer_consume")
+    wakeup = {"wakeup_events": 64} if batched else {}
+    b["events"].open_perf_buffer(on_event, page_cnt=64, lost_cb=on_lost, **wakeup)
     print("Tracing execve() ... Hit Ctrl-C to end.")
     print("%-16s %-7s %-7s %s %s" % ("COMM", "PID", "PPID", "FILENAME", "ARGS"), flush=True)
     while not stopping and (args.count is None or printed < args.count):
         b.perf_buffer_poll(timeout=100)   # returns after 100 ms at most, or at once when a signal arrives
+        if batched:
+            b.perf_buffer_consume()       # the events that have not yet made a batch of 64
     print("lost %d events in total" % lost)   # the lost callback runs only when a later event arrives
 finally:   # leave nothing behind: no alarm, the signal handlers as they were, the probe detached
     signal.setitimer(signal.ITIMER_REAL, 0)

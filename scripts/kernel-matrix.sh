@@ -15,8 +15,10 @@
 # Knobs (environment): MATRIX_CACHE (/var/cache/bpf-lessons-matrix), MATRIX_JOBS (guests booted at once, 2),
 # MATRIX_ACCEL (tcg,thread=single), MATRIX_QEMU_TIMEOUT (seconds per guest, 900),
 # MATRIX_TIME_SCALE (LESSONS_TIME_SCALE in the guest, 4), MATRIX_MEM (3G), MATRIX_SMP (2), MATRIX_CPU (qemu64),
+# MATRIX_SHARD (set: CI mode, each guest runs every lesson test but only its share of tests/test_robustness.py,
+# so that the guests together run each robustness test once; see `make test-kernels-ci`),
 # MATRIX_APPEND (extra kernel command line), MATRIX_TESTS (pytest's arguments, default the lesson test files
-# tests/test_[0-9]*.py), MATRIX_GUEST_CMD (debugging: a shell command the guest runs instead of pytest).
+# tests/test_[0-9]*.py and tests/test_robustness.py), MATRIX_GUEST_CMD (debugging: a shell command the guest runs instead of pytest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -32,7 +34,7 @@ MEM=${MATRIX_MEM:-3G}
 SMP=${MATRIX_SMP:-2}
 # The lesson test files: what depends on the kernel. Cross-cutting checks (docs, notebooks, set-up) are
 # kernel-independent, need the host (network, jupytext, a writable repo) and run in `make test`.
-TESTS=${MATRIX_TESTS:-tests/test_[0-9]*.py}
+TESTS=${MATRIX_TESTS:-tests/test_[0-9]*.py tests/test_robustness.py}
 APPEND=${MATRIX_APPEND:-}
 CPU=${MATRIX_CPU:-qemu64}
 # One host thread runs both vCPUs of a guest (thread=single), so two guests fill the 2 cores without
@@ -110,7 +112,7 @@ build_rootfs() {  # build_rootfs LANE — $CACHE/LANE/rootfs, unless the stamp s
 }
 
 # ---------------------------------------------------------------- one guest
-run_lane() {  # run_lane LANE — boot the lane's kernel, run the suite, leave results in $OUT/LANE
+run_lane() {  # run_lane LANE [k/n] — boot the lane's kernel, run the suite (robustness shard k of n), results in $OUT/LANE
   local lane=$1 dir=$CACHE/$1 res=$OUT/$1 kernel kver t0 qrc
   kernel=$(ls "$dir"/rootfs/boot/vmlinuz-* | sort -V | tail -n 1)
   kver=${kernel##*/vmlinuz-}
@@ -123,6 +125,7 @@ run_lane() {  # run_lane LANE — boot the lane's kernel, run the suite, leave r
     printf 'MATRIX_PYTEST_SECONDS=%q\n' "$(( QEMU_TIMEOUT - 90 ))"
     printf 'MATRIX_TESTS=%q\n' "$TESTS"
     printf 'MATRIX_GUEST_CMD=%q\n' "${MATRIX_GUEST_CMD:-}"
+    printf 'MATRIX_SHARD=%q\n' "${2:-}"
   } > "$res/guest.env"
   t0=$(now)
   set +e
@@ -185,11 +188,15 @@ for l in "${lanes[@]}"; do [ "$l" = host ] && run_host; done
 # (TCG is CPU bound and each guest runs on one host thread, so two guests fill a 2-core machine).
 for l in "${guest_lanes[@]}"; do build_rootfs "$l"; done
 running=0
+lane_index=0
 for l in "${guest_lanes[@]}"; do
+  shard=
+  [ -n "${MATRIX_SHARD:-}" ] && shard="$lane_index/${#guest_lanes[@]}"
+  lane_index=$((lane_index + 1))
   if [ "$running" -ge "$JOBS" ]; then wait -n || true; running=$((running - 1)); fi
   say "$l: booting $(basename "$(ls "$CACHE/$l"/rootfs/boot/vmlinuz-* | sort -V | tail -n 1)") under TCG"
   ( trap '[ -n "$QEMU_PID" ] && kill "$QEMU_PID" 2>/dev/null; exit 143' TERM
-    run_lane "$l"; say "$l: done in $(sed -n 's/guest_seconds=//p' "$OUT/$l/timing") s (pytest exit $(cat "$OUT/$l/rc" 2>/dev/null || echo none))" ) &
+    run_lane "$l" "$shard"; say "$l: done in $(sed -n 's/guest_seconds=//p' "$OUT/$l/timing") s (pytest exit $(cat "$OUT/$l/rc" 2>/dev/null || echo none))" ) &
   running=$((running + 1))
 done
 wait

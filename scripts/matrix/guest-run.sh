@@ -2,7 +2,7 @@
 # Runs inside the kernel-matrix guest, chrooted into the Debian rootfs (see initramfs-init.sh), as root.
 # /repo is the repository (read-only), /results is the lane's results folder on the host (writable).
 # The host writes /results/guest.env (MATRIX_LANE, MATRIX_TIME_SCALE, MATRIX_PYTEST_SECONDS, MATRIX_TESTS,
-# MATRIX_GUEST_CMD).
+# MATRIX_GUEST_CMD, MATRIX_SHARD).
 # Writes: kernel, bcc, python, os (one line each), env.txt, pytest.log, junit.xml, rc.
 set -u
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
@@ -36,6 +36,8 @@ fi
 # and every wait scaled for software emulation.
 export LESSONS_NO_SKIP=1 LESSONS_EXPECT_AUTO=kprobe LESSONS_KERNEL_LANE="$MATRIX_LANE" \
        LESSONS_TIME_SCALE="$MATRIX_TIME_SCALE"
+# CI mode: this guest's share of the robustness tests (conftest.py deselects the others).
+[ -n "${MATRIX_SHARD:-}" ] && export LESSONS_SHARD="$MATRIX_SHARD"
 # -p no:cacheprovider: /repo is read-only. -o timeout: pytest.ini's per-test bound, scaled like the waits.
 # junit_family=xunit1: record_property (probe_auto) without a warning, and file= on every testcase.
 # The outer `timeout` interrupts pytest (SIGINT: it still prints its summary and writes junit.xml) before the

@@ -53,6 +53,8 @@ class Lane:
         self.date = read(os.path.join(path, "date"), "?")
         self.commit = read(os.path.join(path, "commit"), "?")
         self.timing = kv(os.path.join(path, "timing"))
+        # CI mode (`make test-kernels-ci`): this guest ran share k/n of the robustness tests
+        self.shard = kv(os.path.join(path, "guest.env")).get("MATRIX_SHARD", "").strip("'\"")
         self.rc = read(os.path.join(path, "rc"), None)
         self.errors = []            # why the lane is red, beyond failing tests
         self.files = {}             # test file -> {"passed", "failed", "skipped", "auto": set()}
@@ -99,7 +101,8 @@ class Lane:
 
     def header(self):
         kind = "host" if self.name == "host" else "QEMU/TCG"
-        return "%s (%s)<br>%s<br>bcc %s, Python %s" % (self.name, kind, self.kernel, self.bcc, self.python)
+        share = "<br>robustness share %s" % self.shard if self.shard else ""
+        return "%s (%s)<br>%s<br>bcc %s, Python %s%s" % (self.name, kind, self.kernel, self.bcc, self.python, share)
 
     def cell(self, test_file):
         f = self.files.get(test_file)
@@ -203,7 +206,9 @@ def main():
             "Every lesson's tests, run inside stock Debian kernels booted under QEMU (software emulation, 2 vCPUs), "
             "each with its own suite's bcc and matching kernel headers, and on the host the tests normally run on. "
             "A cell is *passed/run* for that lesson's test file; `auto=` is the probe kind `--probe auto` attached "
-            "(a kprobe wherever the kernel has kprobes, the tracepoint where it does not).",
+            "(a kprobe wherever the kernel has kprobes, the tracepoint where it does not). A lane marked "
+            "*robustness share k/n* ran in CI mode (`make test-kernels-ci`): every lesson test, and every n-th "
+            "robustness test from the k-th, so that the guests together run each robustness test once.",
             "",
         ] + tab + ["", "## Lanes", ""] + details(lanes) + [""]
         doc += ["## Failures", ""] + (probs or ["None."]) + [""]
@@ -211,7 +216,8 @@ def main():
             "## How to reproduce",
             "",
             "```",
-            "sudo make test-kernels                          # host + all three kernels (~15 min on 2 cores)",
+            "sudo make test-kernels                          # host + all three kernels, every test everywhere",
+            "sudo make test-kernels-ci                       # CI mode: robustness tests shared out between the kernels",
             "sudo bash scripts/kernel-matrix.sh bullseye-5.10   # one lane",
             "```",
             "",

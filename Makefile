@@ -22,8 +22,9 @@ doctor: setup
 test-kernels:
 	@bash scripts/kernel-matrix.sh
 
-# What CI runs after `make test`, within its ~15 minutes on 2 cores: every lesson test on every kernel, and the
-# robustness tests shared out between the three guests (each runs once on a stock kernel, all on the host).
+# What CI runs after `make test`, near its ~15 minutes on 2 cores: every lesson test on every kernel, and the
+# robustness and test_forced_kprobe tests shared out between the three guests (each runs once on a stock
+# kernel; all run on the host in `make test`). `make test-kernels` runs everything everywhere.
 # Three single-threaded guests at once on 2 cores: each gets 2/3 of a core, so the waits are scaled by 6.
 test-kernels-ci:
 	@MATRIX_SHARD=1 MATRIX_JOBS=3 MATRIX_TIME_SCALE=6 MATRIX_QEMU_TIMEOUT=1500 bash scripts/kernel-matrix.sh

@@ -92,14 +92,17 @@ CAPS = Caps()
 
 
 def pytest_collection_modifyitems(config, items):
-    """LESSONS_SHARD=k/n (the kernel matrix's CI mode): keep every n-th robustness test, from the k-th, so that
-    n kernels together run each of them once. Deselected, not skipped: pytest reports them as deselected."""
+    """LESSONS_SHARD=k/n (the kernel matrix's CI mode): keep every n-th robustness test, and every n-th
+    test_forced_kprobe (on a kprobe kernel it repeats the auto test's attach and checks with the flag given),
+    from the k-th, so that n kernels together run each of them once. Deselected, not skipped: pytest reports
+    them as deselected."""
     shard = os.environ.get("LESSONS_SHARD")
     if not shard:
         return
     k, n = map(int, shard.split("/"))
-    robustness = [item for item in items if item.nodeid.startswith("tests/test_robustness.py::")]
-    dropped = {item.nodeid for i, item in enumerate(robustness) if i % n != k}
+    shared = [item for item in items if item.nodeid.startswith("tests/test_robustness.py::")
+              or item.name == "test_forced_kprobe"]
+    dropped = {item.nodeid for i, item in enumerate(shared) if i % n != k}
     config.hook.pytest_deselected(items=[item for item in items if item.nodeid in dropped])
     items[:] = [item for item in items if item.nodeid not in dropped]
 

@@ -15,8 +15,9 @@
 # Knobs (environment): MATRIX_CACHE (/var/cache/bpf-lessons-matrix), MATRIX_JOBS (guests booted at once, 2),
 # MATRIX_ACCEL (tcg,thread=single), MATRIX_QEMU_TIMEOUT (seconds per guest, 900),
 # MATRIX_TIME_SCALE (LESSONS_TIME_SCALE in the guest, 4), MATRIX_MEM (3G), MATRIX_SMP (2), MATRIX_CPU (qemu64),
-# MATRIX_SHARD (set: CI mode, each guest runs every lesson test but only its share of tests/test_robustness.py,
-# so that the guests together run each robustness test once; see `make test-kernels-ci`),
+# MATRIX_SHARD (set: CI mode, each guest runs every lesson test but only its share of tests/test_robustness.py
+# and of the test_forced_kprobe tests, so that the guests together run each of those once; conftest.py,
+# `make test-kernels-ci`),
 # MATRIX_APPEND (extra kernel command line), MATRIX_TESTS (pytest's arguments, default the lesson test files
 # tests/test_[0-9]*.py and tests/test_robustness.py), MATRIX_GUEST_CMD (debugging: a shell command the guest runs instead of pytest).
 set -euo pipefail

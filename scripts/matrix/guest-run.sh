@@ -36,7 +36,7 @@ fi
 # and every wait scaled for software emulation.
 export LESSONS_NO_SKIP=1 LESSONS_EXPECT_AUTO=kprobe LESSONS_KERNEL_LANE="$MATRIX_LANE" \
        LESSONS_TIME_SCALE="$MATRIX_TIME_SCALE"
-# CI mode: this guest's share of the robustness tests (conftest.py deselects the others).
+# CI mode: this guest's share of the robustness and forced-kprobe tests (conftest.py deselects the others).
 [ -n "${MATRIX_SHARD:-}" ] && export LESSONS_SHARD="$MATRIX_SHARD"
 # -p no:cacheprovider: /repo is read-only. -o timeout: pytest.ini's per-test bound, scaled like the waits.
 # junit_family=xunit1: record_property (probe_auto) without a warning, and file= on every testcase.

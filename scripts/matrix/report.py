@@ -101,7 +101,7 @@ class Lane:
 
     def header(self):
         kind = "host" if self.name == "host" else "QEMU/TCG"
-        share = "<br>robustness share %s" % self.shard if self.shard else ""
+        share = "<br>CI share %s" % self.shard if self.shard else ""
         return "%s (%s)<br>%s<br>bcc %s, Python %s%s" % (self.name, kind, self.kernel, self.bcc, self.python, share)
 
     def cell(self, test_file):
@@ -207,8 +207,9 @@ def main():
             "each with its own suite's bcc and matching kernel headers, and on the host the tests normally run on. "
             "A cell is *passed/run* for that lesson's test file; `auto=` is the probe kind `--probe auto` attached "
             "(a kprobe wherever the kernel has kprobes, the tracepoint where it does not). A lane marked "
-            "*robustness share k/n* ran in CI mode (`make test-kernels-ci`): every lesson test, and every n-th "
-            "robustness test from the k-th, so that the guests together run each robustness test once.",
+            "*CI share k/n* ran in CI mode (`make test-kernels-ci`): every lesson test except `test_forced_kprobe`, "
+            "and every n-th robustness and `test_forced_kprobe` test from the k-th, so that the guests together run "
+            "each of those once.",
             "",
         ] + tab + ["", "## Lanes", ""] + details(lanes) + [""]
         doc += ["## Failures", ""] + (probs or ["None."]) + [""]
@@ -217,7 +218,7 @@ def main():
             "",
             "```",
             "sudo make test-kernels                          # host + all three kernels, every test everywhere",
-            "sudo make test-kernels-ci                       # CI mode: robustness tests shared out between the kernels",
+            "sudo make test-kernels-ci                       # CI mode: robustness and forced-kprobe tests shared out",
             "sudo bash scripts/kernel-matrix.sh bullseye-5.10   # one lane",
             "```",
             "",

@@ -71,9 +71,9 @@ static int report_saved(struct pt_regs *regs, int is_fchmodat) {
     return report((const char __user *)filename, mode);
 }
 
-// kprobes on the syscall entry points (__x64_sys_chmod, __x64_sys_fchmodat on x86-64): the syscall table
-// calls them through a pointer, so no compiler can inline them away. Since Linux 4.17 their one argument,
-// PT_REGS_PARM1 of the probe's own registers, is the pt_regs the syscall saved.
+// kprobes on the syscall entry points (__x64_sys_chmod, __x64_sys_fchmodat on x86-64): functions of their
+// own that the syscall dispatcher calls, not inlined into it (they fired on 5.10, 6.1 and 6.12). Since
+// Linux 4.17 their one argument, PT_REGS_PARM1 of the probe's own registers, is the pt_regs the syscall saved.
 int on_sys_chmod(struct pt_regs *ctx) { return report_saved((struct pt_regs *)PT_REGS_PARM1(ctx), 0); }
 int on_sys_fchmodat(struct pt_regs *ctx) { return report_saved((struct pt_regs *)PT_REGS_PARM1(ctx), 1); }
 

@@ -69,12 +69,13 @@ class Caps:
         # Headers of this very kernel: struct layouts compiled from them are right (lesson 008's fallback).
         # UTS_RELEASE names the kernel they were made for; Debian's include/config/kernel.release holds the
         # upstream version instead (6.1.192 in the headers of 6.1.0-56-amd64), so it is only the second choice.
-        build = "/lib/modules/%s/build/include/" % self.kernel
+        include = Path("/lib/modules/%s/build/include" % self.kernel)
         made_for = None
         with contextlib.suppress(OSError, IndexError):
-            made_for = open(build + "config/kernel.release").read().strip()
-        with contextlib.suppress(OSError, IndexError):
-            made_for = open(build + "generated/utsrelease.h").read().split('"')[1]
+            made_for = (include / "generated/utsrelease.h").read_text().split('"')[1]
+        if made_for is None:
+            with contextlib.suppress(OSError):
+                made_for = (include / "config/kernel.release").read_text().strip()
         self.headers_match = made_for == self.kernel
 
     def missing(self):

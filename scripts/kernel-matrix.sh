@@ -56,17 +56,8 @@ for l in "$@"; do
 done
 
 # ---------------------------------------------------------------- host tools
-APT_UPDATED=
-apt_install() {  # installs only what is missing; 'apt-get update' at most once, and only then
-  local missing=() p
-  for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  if [ -z "$APT_UPDATED" ]; then say "apt-get update"; apt-get update -qq; APT_UPDATED=1; fi
-  say "installing ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
+# shellcheck source=apt.sh
+. scripts/apt.sh   # apt_install: only what is missing, apt-get update at most once
 guest_lanes=()
 for l in "${lanes[@]}"; do [ "$l" = host ] || guest_lanes+=("$l"); done
 if [ ${#guest_lanes[@]} -gt 0 ]; then

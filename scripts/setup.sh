@@ -25,18 +25,8 @@ grep -qE ' (__[a-z0-9]+_)?sys_bpf$' /proc/kallsyms \
 
 KREL=$(uname -r)
 ARCH=$(dpkg --print-architecture)
-APT_UPDATED=
-apt_install() {  # apt_install PKG... — installs only what is missing, runs 'apt-get update' at most once
-  local missing=() p
-  for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  if [ -z "$APT_UPDATED" ]; then say "apt-get update"; apt-get update -qq; APT_UPDATED=1; fi
-  say "installing ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
-apt_has() { apt-cache show "$1" >/dev/null 2>&1; }
+# shellcheck source=apt.sh
+. scripts/apt.sh   # apt_install, apt_has, apt_update_once
 
 # 1. Packages. Never 'pip install bcc': PyPI's "bcc" is an unrelated project.
 apt_install bpfcc-tools python3-bpfcc python3-venv make
@@ -57,7 +47,7 @@ if [ -e "$MODDIR/build/Makefile" ]; then
   if [ "$made_for" = "$KREL" ]; then say "kernel headers: matching ($MODDIR/build)"
   else say "kernel headers: FALLBACK, made for $made_for (struct layouts may differ from $KREL)"; fi
 else
-  if [ -z "$APT_UPDATED" ]; then say "apt-get update"; apt-get update -qq; APT_UPDATED=1; fi
+  apt_update_once
   if apt_has "linux-headers-$KREL"; then
     apt_install "linux-headers-$KREL"
     say "kernel headers: linux-headers-$KREL (matches the running kernel)"

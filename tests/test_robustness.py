@@ -69,6 +69,14 @@ def error_lines(run):
     return [line for line in run.err_lines if line.startswith("error: ")]
 
 
+def assert_doctor_row_fails(run, row_name, fix):
+    """Lesson 000 exits 1, its row `row_name` says FAIL and the line under it names `fix`; no traceback."""
+    assert run.returncode == 1, run.transcript()
+    row = next(i for i, line in enumerate(run.lines) if line.startswith(row_name))
+    assert " FAIL " in run.lines[row] and fix in run.lines[row + 1], run.transcript()
+    assert not any("Traceback" in line for line in run.err_lines), run.transcript()
+
+
 def assert_one_clear_line(run, expected, returncode=1):
     """Exit `returncode`, the lesson's error is one line (`expected`: a string, or a compiled regex), the last on
     stderr; no traceback; it never said it was tracing."""
@@ -188,10 +196,7 @@ def python_without_bcc():
 def test_bcc_not_importable_is_one_clear_line(bpf_ready, name):
     run = run_to_exit(SCRIPTS[name], python=python_without_bcc())
     if name == "000":   # the doctor's job is to say it in its table: the row fails, with its fix, exit 1
-        assert run.returncode == 1, run.transcript()
-        row = next(i for i, line in enumerate(run.lines) if line.startswith("bcc importable"))
-        assert " FAIL " in run.lines[row] and "python3-bpfcc" in run.lines[row + 1], run.transcript()
-        assert not any("Traceback" in line for line in run.err_lines), run.transcript()
+        assert_doctor_row_fails(run, "bcc importable", "python3-bpfcc")
     else:
         assert_one_clear_line(run, NO_BCC)
 
@@ -239,10 +244,7 @@ def test_broken_kernel_headers_are_one_line_pointing_to_setup(bpf_ready, name, t
     env = dict(os.environ, BCC_KERNEL_SOURCE=str(tmp_path))
     run = run_to_exit(SCRIPTS[name], [] if name == "000" else ["--duration", "1"], env=env)
     if name == "000":   # the doctor: its compile row fails with the fix, exit 1
-        assert run.returncode == 1, run.transcript()
-        row = next(i for i, line in enumerate(run.lines) if line.startswith("compile a program"))
-        assert " FAIL " in run.lines[row] and "sudo make setup" in run.lines[row + 1], run.transcript()
-        assert not any("Traceback" in line for line in run.err_lines), run.transcript()
+        assert_doctor_row_fails(run, "compile a program", "sudo make setup")
     else:
         assert_one_clear_line(run, HEADERS)
 

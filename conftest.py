@@ -198,6 +198,17 @@ class LessonRun:
             self.finish(timeout)
         return self.returncode
 
+    def stop_impatiently(self, sig=signal.SIGINT, every=0.02, timeout=STOP_TIMEOUT):
+        """A learner who presses Ctrl-C again and again: sig, then sig again every `every` seconds until the lesson
+        exits (bounded), reading its output meanwhile; return the exit code. stop_seconds counts from the first."""
+        start = time.monotonic()
+        while self.proc.poll() is None and time.monotonic() - start < timeout:
+            self.proc.send_signal(sig)   # Popen does not signal a process it has reaped
+            self._pump(every)
+        self.finish(max(timeout - (time.monotonic() - start), 0.1))
+        self.stop_seconds = time.monotonic() - start
+        return self.returncode
+
     def finish(self, timeout):
         """Wait (bounded) for the lesson to exit on its own; read all its output."""
         deadline = time.monotonic() + timeout

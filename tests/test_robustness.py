@@ -99,19 +99,25 @@ def stream_for(name, directory):
     return {"001": "clone", "002": "clone", "003": "open", "004": "chmod", "005": "chmod", "006": "sync"}[name], target
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT-pressed-again-and-again", "SIGTERM"])
 @pytest.mark.parametrize("name", TRACING)
 def test_a_signal_stops_a_busy_lesson_within_a_second(lesson, name, sig, short_dir, record_property):
     """The signal arrives while the lesson prints a stream of events (for the perf buffer lessons, most likely
     inside the callback, where an exception would be swallowed by ctypes): exit 0 within a second, no traceback,
-    nothing left loaded."""
+    nothing left loaded. Ctrl-C comes the way an impatient learner presses it, again every 20 ms until the
+    lesson has gone: the presses after the first change nothing (a second KeyboardInterrupt during the clean-up
+    used to end lessons 001-004 with a traceback out of bcc's detach, exit -2). A press that lands once Python
+    has finished the script and is exiting ends it as Ctrl-C ends any program, silently (a shell shows 130)."""
     run = lesson(SCRIPTS[name]).note_held()
     ready_lines = len(run.lines)
     with event_stream(*stream_for(name, short_dir)):
         run.wait_for(lambda: len(run.lines) >= ready_lines + 20, what="20 lines of the stream")
-        run.stop(sig)
+        run.stop_impatiently() if sig == signal.SIGINT else run.stop(sig)
     record_property("stop_seconds", round(run.stop_seconds, 3))
-    run.assert_clean_exit()
+    if sig == signal.SIGINT and run.returncode == -signal.SIGINT:
+        assert not any(line.strip() for line in run.err_lines), run.transcript()   # no traceback, no message
+    else:
+        run.assert_clean_exit()
     assert run.stop_seconds < STOP_BOUND, "stopped %.2f s after %s" % (run.stop_seconds, sig.name)
     record_property("programs_listed_by", run.assert_nothing_left())
 

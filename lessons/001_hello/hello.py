@@ -133,7 +133,12 @@ if b is None:
 
 # %%
 def stop(signum, frame):
-    raise KeyboardInterrupt   # SIGTERM and the --duration alarm end the run like Ctrl-C does
+    # Ctrl-C, SIGTERM and the --duration alarm: an exception ends the wait in the read of trace_pipe.
+    # Once only: a second Ctrl-C while the probes are being detached must not cut that short.
+    global stopping
+    if not stopping:
+        stopping = True
+        raise KeyboardInterrupt
 
 
 try:
@@ -141,7 +146,8 @@ try:
 except OSError as e:
     b.cleanup()   # detach before stopping here: a notebook's kernel lives on after the error
     sys.exit("error: cannot open %s: %s (is another program reading it?)" % (e.filename, e.strerror))
-handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGALRM)}
+stopping = False
+handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)}
 if args.duration:
     signal.setitimer(signal.ITIMER_REAL, args.duration)
 
@@ -150,8 +156,9 @@ try:
     b.trace_print()
 except KeyboardInterrupt:
     pass
-finally:   # leave nothing behind: no alarm, the signal handlers as they were, the probe detached
+finally:   # leave nothing behind: no alarm, the probe detached (a second Ctrl-C does nothing: see stop)
     signal.setitimer(signal.ITIMER_REAL, 0)
-    for sig, handler in handlers.items():
-        signal.signal(sig, handler)
     b.cleanup()   # now, not only when Python exits (bcc's atexit): a notebook's kernel lives on
+    if "ipykernel" in sys.modules:   # a notebook's kernel lives on: its handlers back (a script just ends)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)

@@ -157,7 +157,12 @@ print("attached: " + attached)
 
 # %%
 def stop(signum, frame):
-    raise KeyboardInterrupt   # SIGTERM and the --duration alarm end the run like Ctrl-C does
+    # Ctrl-C, SIGTERM and the --duration alarm: an exception ends the wait in the read of trace_pipe.
+    # Once only: a second Ctrl-C while the probes are being detached must not cut that short.
+    global stopping
+    if not stopping:
+        stopping = True
+        raise KeyboardInterrupt
 
 
 try:
@@ -166,7 +171,8 @@ except OSError as e:
     b.cleanup()   # detach before stopping here: a notebook's kernel lives on after the error
     sys.exit("error: cannot open %s: %s (is another program reading it?)" % (e.filename, e.strerror))
 overruns_before = trace_overruns()
-handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGALRM)}
+stopping = False
+handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)}
 if args.duration:
     signal.setitimer(signal.ITIMER_REAL, args.duration)
 
@@ -182,9 +188,10 @@ try:
         lines += 1
 except KeyboardInterrupt:
     pass
-finally:   # leave nothing behind: no alarm, the signal handlers as they were, the probe detached
+finally:   # leave nothing behind: no alarm, the probe detached (a second Ctrl-C does nothing: see stop)
     signal.setitimer(signal.ITIMER_REAL, 0)
-    for sig, handler in handlers.items():
-        signal.signal(sig, handler)
     print("trace buffer overruns (lines lost, any program's): %d" % (trace_overruns() - overruns_before), flush=True)
     b.cleanup()   # now, not only when Python exits (bcc's atexit): a notebook's kernel lives on
+    if "ipykernel" in sys.modules:   # a notebook's kernel lives on: its handlers back (a script just ends)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)

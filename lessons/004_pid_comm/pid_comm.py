@@ -198,7 +198,12 @@ for what in attached:
 
 # %%
 def stop(signum, frame):
-    raise KeyboardInterrupt   # SIGTERM and the --duration alarm end the run like Ctrl-C does
+    # Ctrl-C, SIGTERM and the --duration alarm: an exception ends the wait in the read of trace_pipe.
+    # Once only: a second Ctrl-C while the probes are being detached must not cut that short.
+    global stopping
+    if not stopping:
+        stopping = True
+        raise KeyboardInterrupt
 
 
 try:
@@ -208,7 +213,8 @@ except OSError as e:
     sys.exit("error: cannot open %s: %s (is another program reading it?)" % (e.filename, e.strerror))
 overruns_before, others, broken, shown, first_half = trace_overruns(), 0, 0, 0, {}
 # the alarm and the handlers once trace_pipe is open: an error above leaves no alarm in a notebook's kernel
-handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGALRM)}
+stopping = False
+handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)}
 if args.duration:
     signal.setitimer(signal.ITIMER_REAL, args.duration)
 print("Tracing chmod ... Hit Ctrl-C to end.")
@@ -238,11 +244,12 @@ try:
         shown += 1
 except KeyboardInterrupt:
     pass
-finally:   # leave nothing behind: no alarm, the signal handlers as they were, the probes detached
+finally:   # leave nothing behind: no alarm, the probes detached (a second Ctrl-C does nothing: see stop)
     signal.setitimer(signal.ITIMER_REAL, 0)
-    for sig, handler in handlers.items():
-        signal.signal(sig, handler)
     print("lines from other programs skipped: %d; events missing a line: %d; trace buffer overruns (lines "
           "lost, any program's): %d" % (others, broken + len(first_half), trace_overruns() - overruns_before),
           flush=True)
     b.cleanup()   # now, not only when Python exits: a notebook's kernel lives on
+    if "ipykernel" in sys.modules:   # a notebook's kernel lives on: its handlers back (a script just ends)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)

@@ -234,11 +234,13 @@ def stop(signum, frame):
     # Ctrl-C, SIGTERM and the --duration alarm. perf and ringbuf: a flag, checked by the loop (an exception
     # raised while a callback runs would be printed and swallowed by ctypes), and no more events. The trace pipe
     # loop waits in a read of trace_pipe, which only an exception ends, and runs no callback.
+    # Once only: a second Ctrl-C while the probes are being detached must not cut that short.
     global stopping
-    if not stopping:
-        for what in attached:
-            stop_events(what)
+    if stopping:
+        return
     stopping = True
+    for what in attached:
+        stop_events(what)
     if args.output == "trace_pipe":
         raise KeyboardInterrupt
 
@@ -297,10 +299,8 @@ try:
             show("-", pid, task, int(fields[1], 16), int(fields[2]), fields[3] if len(fields) > 3 else b"")
 except KeyboardInterrupt:
     pass
-finally:   # leave nothing behind: no alarm, the signal handlers as they were, the probes detached
+finally:   # leave nothing behind: no alarm, the probes detached (a second Ctrl-C does nothing: see stop)
     signal.setitimer(signal.ITIMER_REAL, 0)
-    for sig, handler in handlers.items():
-        signal.signal(sig, handler)
     if args.output == "perf":
         print("lost records (perf buffer full): %d" % lost, flush=True)
     elif args.output == "ringbuf":
@@ -309,3 +309,6 @@ finally:   # leave nothing behind: no alarm, the signal handlers as they were, t
         print("lines from other programs skipped: %d; trace buffer overruns (lines lost, any program's): %d"
               % (others, trace_overruns() - overruns_before), flush=True)
     b.cleanup()   # now, not only when Python exits: a notebook's kernel lives on
+    if "ipykernel" in sys.modules:   # a notebook's kernel lives on: its handlers back (a script just ends)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)

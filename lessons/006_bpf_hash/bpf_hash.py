@@ -219,9 +219,9 @@ def stop(signum, frame):
     # A flag, checked by the loop below, and no more events. Raising KeyboardInterrupt here (as lessons 001-002
     # do) fails when the signal lands while a perf buffer callback runs: ctypes prints it and swallows it.
     global stopping
-    if not stopping:
+    if not stopping:   # once: a second Ctrl-C changes nothing
+        stopping = True
         stop_events(attached)
-    stopping = True
 
 
 printed, lost = 0, 0
@@ -278,8 +278,9 @@ try:
         print_counts()       # what was counted since the last printout
     if args.mode == "timing":
         print("lost %d events in total" % lost)   # the lost callback runs only when a later event arrives
-finally:   # leave nothing behind: no alarm, the signal handlers as they were, the probes detached
+finally:   # leave nothing behind: no alarm, the probes detached (a second Ctrl-C does nothing: see stop)
     signal.setitimer(signal.ITIMER_REAL, 0)
-    for sig, handler in handlers.items():
-        signal.signal(sig, handler)
     b.cleanup()   # now, not only when Python exits (bcc's atexit): a notebook's kernel lives on
+    if "ipykernel" in sys.modules:   # a notebook's kernel lives on: its handlers back (a script just ends)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)

@@ -175,8 +175,9 @@ try:
     while not stopping and (args.count is None or printed < args.count):
         b.perf_buffer_poll(timeout=100)   # returns after 100 ms at most, or at once when a signal arrives
     print("lost %d events in total" % lost)   # the lost callback runs only when a later event arrives
-finally:   # leave nothing behind: no alarm, the signal handlers as they were, the probe detached
+finally:   # leave nothing behind: no alarm, the probe detached (a second Ctrl-C does nothing: see stop)
     signal.setitimer(signal.ITIMER_REAL, 0)
-    for sig, handler in handlers.items():
-        signal.signal(sig, handler)
     b.cleanup()   # now, not only when Python exits (bcc's atexit): a notebook's kernel lives on
+    if "ipykernel" in sys.modules:   # a notebook's kernel lives on: its handlers back (a script just ends)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)

@@ -284,9 +284,9 @@ def stop(signum, frame):
     # A flag, checked by the loop below, and no more events. Raising KeyboardInterrupt here (as lessons 001-002
     # do) fails when the signal lands while a perf buffer callback runs: ctypes prints it and swallows it.
     global stopping
-    if not stopping:
+    if not stopping:   # once: a second Ctrl-C changes nothing
+        stopping = True
         stop_events(attached)
-    stopping = True
 
 
 printed, lost = 0, 0
@@ -330,8 +330,9 @@ try:
         if batched:
             b.perf_buffer_consume()       # the events that have not yet made a batch of 64
     print("lost %d events in total" % lost)   # the lost callback runs only when a later event arrives
-finally:   # leave nothing behind: no alarm, the signal handlers as they were, the probe detached
+finally:   # leave nothing behind: no alarm, the probe detached (a second Ctrl-C does nothing: see stop)
     signal.setitimer(signal.ITIMER_REAL, 0)
-    for sig, handler in handlers.items():
-        signal.signal(sig, handler)
     b.cleanup()   # now, not only when Python exits (bcc's atexit): a notebook's kernel lives on
+    if "ipykernel" in sys.modules:   # a notebook's kernel lives on: its handlers back (a script just ends)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)

@@ -12,8 +12,9 @@ run: setup
 	@$(PY) lessons/001_hello/hello.py
 
 # LESSONS_NO_SKIP: after set-up, a missing prerequisite is a failure, not a quiet skip.
+# PYTEST_ARGS: more of pytest's options (CI: --junitxml, whose results the matrix's host column reuses).
 test: setup
-	LESSONS_NO_SKIP=1 $(PY) -m pytest
+	LESSONS_NO_SKIP=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 doctor: setup
 	@$(PY) lessons/000_doctor/doctor.py

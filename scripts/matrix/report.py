@@ -42,6 +42,23 @@ def test_file_of(case):
     return "(unknown)"
 
 
+def stderr_tail(longrepr, lines=12):
+    """The last lines a failing lesson wrote to stderr (the harness's transcript puts them after "--- stderr ---"
+    in the assertion message): a red run then shows its traceback or error line, not only the assertion."""
+    raw = longrepr.splitlines()
+    marks = [i for i, l in enumerate(raw) if l.rstrip().endswith("--- stderr ---")]
+    if not marks:
+        return []
+    start = marks[-1]
+    prefix = raw[start][:len(raw[start]) - len(raw[start].lstrip(" E"))]   # "E         ": the message's indent
+    tail = []
+    for line in raw[start + 1:]:
+        if not line.startswith(prefix) and line.strip() not in ("", "E"):
+            break
+        tail.append(line[len(prefix):].rstrip())
+    return [l for l in tail if l][-lines:]
+
+
 class Lane:
     def __init__(self, name, path):
         self.name, self.path = name, path
@@ -89,7 +106,7 @@ class Lane:
                 f["failed"] += 1
                 msg = (bad.get("message") or bad.text or "").strip().splitlines()
                 tid = "%s::%s" % (test_file_of(case), case.get("name"))
-                self.failures.append((tid, (msg[0] if msg else "")[:240]))
+                self.failures.append((tid, (msg[0] if msg else "")[:240], stderr_tail(bad.text or "")))
             elif case.find("skipped") is not None:
                 f["skipped"] += 1
             else:
@@ -157,8 +174,11 @@ def details(lanes):
         n = sum(f["passed"] + f["failed"] + f["skipped"] for f in l.files.values())
         build = l.timing.get("build_seconds", "?")
         build = "cached" if build == "0" and l.name != "host" else ("—" if l.name == "host" else build + " s")
-        out.append("| %s | %s | %s | %s | %s | %d | %s s | %s | %s, %s |" % (
-            l.name, l.os, l.kernel, l.bcc, l.python, n, l.timing.get("guest_seconds", "?"), build, l.date, l.commit))
+        wall = "%s s" % l.timing.get("guest_seconds", "?")
+        if l.timing.get("source"):   # CI: the host's column is taken from the `make test` run just before
+            wall += " (in %s)" % l.timing["source"]
+        out.append("| %s | %s | %s | %s | %s | %d | %s | %s | %s, %s |" % (
+            l.name, l.os, l.kernel, l.bcc, l.python, n, wall, build, l.date, l.commit))
     return out
 
 
@@ -167,12 +187,50 @@ def problems(lanes):
     for l in lanes:
         for e in l.errors:
             out.append("- **%s**: %s" % (l.name, e))
-        for tid, msg in l.failures:
+        for tid, msg, tail in l.failures:
             out.append("- **%s** `%s`: %s" % (l.name, tid, msg.replace("|", "\\|")))
+            if tail:   # what the lesson wrote to stderr: its traceback, if it left one
+                out += ["  ```"] + ["  " + t.replace("`", "'") for t in tail] + ["  ```"]
     return out
 
 
+def take_junit(src, dest, test_paths):
+    """The host's column from the junit.xml of `make test` (CI runs that suite just before the matrix): keep the
+    test cases of the matrix's test files, write dest/junit.xml and dest/timing. Returns pytest's exit status for
+    those cases: 0 when none failed."""
+    wanted = {os.path.basename(p) for p in test_paths}
+    try:
+        root = ET.parse(src).getroot()
+    except (OSError, ET.ParseError) as e:
+        with open(os.path.join(dest, "host-error"), "w") as f:
+            f.write("cannot read the junit.xml of make test (%s): %s\n" % (src, e))
+        return 2
+    kept, seconds, failed = 0, 0.0, 0
+    for suite in root.iter("testsuite"):
+        for case in list(suite):
+            if case.tag != "testcase":
+                continue
+            if test_file_of(case) not in wanted:
+                suite.remove(case)
+                continue
+            kept += 1
+            seconds += float(case.get("time") or 0)
+            failed += case.find("failure") is not None or case.find("error") is not None
+    ET.ElementTree(root).write(os.path.join(dest, "junit.xml"), encoding="utf-8", xml_declaration=True)
+    with open(os.path.join(dest, "timing"), "w") as f:
+        f.write("guest_seconds=%d\nbuild_seconds=0\nsource=make test\n" % round(seconds))
+    if not kept:
+        with open(os.path.join(dest, "host-error"), "w") as f:
+            f.write("the junit.xml of make test (%s) holds none of the matrix's tests\n" % src)
+        return 5
+    return 1 if failed else 0
+
+
 def main():
+    if sys.argv[1:2] == ["--take-junit"]:
+        if len(sys.argv) < 5:
+            sys.exit("usage: report.py --take-junit SRC_JUNIT DEST_DIR TEST_FILE...")
+        return take_junit(sys.argv[2], sys.argv[3], sys.argv[4:])
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--results", default="results/kernel-matrix")
     ap.add_argument("--doc", default="docs/compatibility.md")

@@ -731,6 +731,13 @@ def bpf_program_ids():
     return ids, "bpf(BPF_PROG_GET_NEXT_ID)"
 
 
+def blocks_signal(pid, sig):
+    """Whether process pid holds signal sig back (blocked: the SigBlk mask in /proc/PID/status)."""
+    with open("/proc/%d/status" % pid) as f:
+        mask = next(int(line.split()[1], 16) for line in f if line.startswith("SigBlk:"))
+    return bool(mask & (1 << (sig - 1)))
+
+
 def bpf_objects_of(pid):
     """What process pid holds of BPF and tracing: programs, maps, perf events (attachments), trace_pipe, and
     the kprobe/uprobe events bcc names after its pid. Returns (descriptions, program ids)."""

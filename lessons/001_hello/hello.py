@@ -77,6 +77,9 @@ if os.geteuid() != 0:
     sys.exit("error: loading BPF programs needs root: sudo python3 " + sys.argv[0])
 if "ipykernel" not in sys.modules:   # a script: `| head` closing the pipe ends it quietly, as it ends cat
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # Ctrl-C or SIGTERM while it starts (bcc's compile takes seconds on a slow machine, and no signal stops
+    # it) is held back until the reading loop's handler is in place, which then ends the run cleanly.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 def kernel_has_kprobes():
@@ -153,6 +156,7 @@ if args.duration:
 
 print("Tracing clone() ... Hit Ctrl-C to end.", flush=True)
 try:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})   # a Ctrl-C held back: now
     b.trace_print()
 except KeyboardInterrupt:
     pass

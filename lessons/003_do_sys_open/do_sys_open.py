@@ -108,6 +108,9 @@ if os.geteuid() != 0:
     sys.exit("error: loading BPF programs needs root: sudo python3 " + sys.argv[0])
 if "ipykernel" not in sys.modules:   # a script: `| head` closing the pipe ends it quietly, as it ends cat
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # Ctrl-C or SIGTERM while it starts (bcc's compile takes seconds on a slow machine, and no signal stops
+    # it) is held back until the reading loop's handler is in place, which then ends the run cleanly.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 TRACEFS = next((d for d in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing") if os.path.exists(d + "/trace_pipe")),
                None)
 if TRACEFS is None:
@@ -222,6 +225,7 @@ if args.duration:
 print("Tracing opens ... Hit Ctrl-C to end.")
 print("%-7s %-16s %-8s %s" % ("PID", "COMM", "FLAGS", "PATH"), flush=True)
 try:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})   # a Ctrl-C held back: now
     while args.count is None or shown < args.count:
         task, pid, cpu, _, ts, msg = b.trace_fields()
         fields = msg.split(b" ", 3) if isinstance(msg, bytes) else []   # bcc returns "Unknown" for odd lines

@@ -138,6 +138,9 @@ if os.geteuid() != 0:
     sys.exit("error: loading BPF programs needs root: sudo python3 " + sys.argv[0])
 if "ipykernel" not in sys.modules:   # a script: `| head` closing the pipe ends it quietly, as it ends cat
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # Ctrl-C or SIGTERM while it starts (bcc's compile takes seconds on a slow machine, and no signal stops
+    # it) is held back until the reading loop's handler is in place, which then ends the run cleanly.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 TRACEFS = next((d for d in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing") if os.path.exists(d + "/trace_pipe")),
                None)
 if TRACEFS is None:
@@ -285,6 +288,7 @@ if args.duration:
 print("Tracing chmod, output via %s ... Hit Ctrl-C to end." % args.output)
 print("%-7s %-7s %-16s %-4s %s" % ("TGID", "TID", "COMM", "MODE", "PATH"), flush=True)
 try:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})   # a Ctrl-C held back: now
     while not stopping and (args.count is None or shown < args.count):
         if args.output == "perf":
             b.perf_buffer_poll(timeout=1000)

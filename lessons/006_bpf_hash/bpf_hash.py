@@ -114,6 +114,9 @@ if os.geteuid() != 0:
     sys.exit("error: loading BPF programs needs root: sudo python3 " + sys.argv[0])
 if "ipykernel" not in sys.modules:   # a script: `| head` closing the pipe ends it quietly, as it ends cat
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # Ctrl-C or SIGTERM while it starts (bcc's compile takes seconds on a slow machine, and no signal stops
+    # it) is held back until the reading loop's handler is in place, which then ends the run cleanly.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 TRACEFS = next((d for d in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing") if os.path.exists(d + "/trace_pipe")), "")
 
 
@@ -257,6 +260,7 @@ handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGT
 if args.duration:
     signal.setitimer(signal.ITIMER_REAL, args.duration)
 try:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})   # a Ctrl-C held back: now
     if args.mode == "timing":
         b["intervals"].open_perf_buffer(on_interval, lost_cb=on_lost)
         print("Tracing %s() twice within 1 s by the same process ... Hit Ctrl-C to end." % args.syscall)

@@ -178,6 +178,9 @@ if os.geteuid() != 0:
     sys.exit("error: loading BPF programs needs root: sudo python3 " + sys.argv[0])
 if "ipykernel" not in sys.modules:   # a script: `| head` closing the pipe ends it quietly, as it ends cat
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # Ctrl-C or SIGTERM while it starts (bcc's compile takes seconds on a slow machine, and no signal stops
+    # it) is held back until the reading loop's handler is in place, which then ends the run cleanly.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 def kernel_has_kprobes():
@@ -316,6 +319,7 @@ handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGT
 if args.duration:
     signal.setitimer(signal.ITIMER_REAL, args.duration)
 try:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})   # a Ctrl-C held back: now
     # 64 pages (256 KiB) per CPU instead of bcc's 8: room for ~600 events while Python is busy printing.
     # Where bcc can (>= 0.24; Debian 11's 0.18 cannot), wake the reader once per 64 events instead of for
     # every one, and empty the buffer after each poll so that a quiet spell still shows every event within

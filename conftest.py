@@ -230,6 +230,12 @@ class LessonRun:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(5)
 
+    def assert_no_python_error(self):
+        """No traceback and no error line on stderr. (bcc also writes clang's warnings about some kernels' headers
+        there, on 5.10 and 6.12: those are not the lesson's.)"""
+        bad = [l for l in self.err_lines if "Traceback" in l or "KeyboardInterrupt" in l or l.startswith("error:")]
+        assert not bad, self.transcript()
+
     def assert_clean_exit(self):
         """Exit 0 and no traceback: what every lesson owes a learner who presses Ctrl-C."""
         assert self.returncode == 0, "exit code %s\n%s" % (self.returncode, self.transcript())

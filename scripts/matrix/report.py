@@ -56,7 +56,13 @@ def stderr_tail(longrepr, lines=12):
         if not line.startswith(prefix) and line.strip() not in ("", "E"):
             break
         tail.append(line[len(prefix):].rstrip())
-    return [l for l in tail if l][-lines:]
+    tail = [l for l in tail if l]
+    # bcc passes on clang's warnings about the kernel headers (5.10, 6.12): keep what came after them, and a
+    # Python traceback from its start
+    done = [i for i, l in enumerate(tail) if re.search(r"^\d+ warnings? generated\.$", l)]
+    tail = tail[done[-1] + 1:] if done else tail
+    starts = [i for i, l in enumerate(tail) if l.startswith("Traceback")]
+    return tail[starts[-1]:][:lines] if starts else tail[-lines:]
 
 
 class Lane:

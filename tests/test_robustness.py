@@ -125,7 +125,7 @@ def test_a_signal_stops_a_busy_lesson_within_a_second(lesson, name, sig, short_d
 
 
 @pytest.mark.parametrize("name", TRACING)
-def test_ctrl_c_while_a_lesson_starts_ends_it_quietly(bpf_ready, name):
+def test_ctrl_c_while_a_lesson_starts_ends_it_quietly(bpf_ready, name, record_property):
     """Ctrl-C while the lesson is still starting, most likely while bcc compiles its program (0.3-1 s here, 10-25 s
     under emulation), which a learner waiting for the first line may well press. No signal stops the compile, and
     an exception raised from a handler can be lost (it was, while lesson 008 read /sys/kernel/btf/vmlinux), so the
@@ -147,6 +147,7 @@ def test_ctrl_c_while_a_lesson_starts_ends_it_quietly(bpf_ready, name):
         run.stop(signal.SIGINT, READY_TIMEOUT + STOP_BOUND)   # compile, attach, then the held signal stops it
     finally:
         run.kill()
+    record_property("stop_seconds", round(run.stop_seconds, 3))   # the rest of the compile, the attach, the stop
     assert sent_before_ready, "the lesson was ready before the signal\n" + run.transcript()
     assert run.returncode == 0, run.transcript()
     run.assert_no_python_error()

@@ -116,7 +116,8 @@ DATA = {1: (4, 0), 3: (12, 0), 4: (0, 12), 5: (0, 12), 6: (0, 8), 13: (0, 8), 14
 
 
 def btf_member_offsets(struct_name, names, path=BTF):
-    data = open(path, "rb").read()
+    with open(path, "rb") as f:   # closed here: a file the garbage collector closes can swallow a Ctrl-C
+        data = f.read()
     end = "<" if data[:2] == b"\x9f\xeb" else ">"                # the magic 0xeB9F tells the byte order
     hdr_len, type_off, type_len, str_off = struct.unpack_from(end + "4I", data, 4)
     at, pos = [None], hdr_len + type_off                         # at[type id]: where its record is; 0 = void

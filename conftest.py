@@ -249,14 +249,16 @@ class LessonRun:
         assert self.prog_ids, "the lesson holds no BPF program\n%s" % self.transcript()
         return self
 
-    def assert_nothing_left(self):
+    def assert_nothing_left(self, loaded_before=None):
         """After the exit: none of the programs the lesson held is loaded (bpftool prog show, or the same bpf()
         command where bpftool is absent), and no kprobe/uprobe event bcc named after its pid is left in tracefs.
-        Returns how the programs were listed."""
+        loaded_before: the ids loaded before the lesson started, for a lesson that ended before note_held() could
+        see what it held: then no program loaded since may remain. Returns how the programs were listed."""
         deadline = time.monotonic() + STOP_TIMEOUT     # the kernel frees a program shortly after its last user
         while True:
             ids, how = bpf_program_ids()
-            still, events = self.prog_ids & ids, bcc_probe_events(self.proc.pid)
+            still = ids - loaded_before if loaded_before is not None else self.prog_ids & ids
+            events = bcc_probe_events(self.proc.pid)
             if not (still or events) or time.monotonic() > deadline:
                 break
             time.sleep(0.05)

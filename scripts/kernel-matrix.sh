@@ -14,12 +14,14 @@
 #
 # Knobs (environment): MATRIX_CACHE (/var/cache/bpf-lessons-matrix), MATRIX_JOBS (guests booted at once, 3),
 # MATRIX_ACCEL (tcg,thread=single), MATRIX_QEMU_TIMEOUT (seconds per guest, 3000: a full lane took ~1,700 s
-# with three at once), MATRIX_TIME_SCALE (LESSONS_TIME_SCALE in the guest, 6: a guest gets 2/3 of a core), MATRIX_MEM (3G), MATRIX_SMP (2), MATRIX_CPU (qemu64),
+# with three at once), MATRIX_TIME_SCALE (LESSONS_TIME_SCALE in the guest, 6: a guest gets 2/3 of a core),
+# MATRIX_MEM (3G), MATRIX_SMP (2), MATRIX_CPU (qemu64),
 # MATRIX_SHARD (set: CI mode, each guest runs every lesson test but only its share of tests/test_robustness.py
 # and of the test_forced_kprobe tests, so that the guests together run each of those once; conftest.py,
 # `make test-kernels-ci`),
 # MATRIX_HOST_JUNIT (CI: the junit.xml `make test` wrote; the host column is taken from it instead of running
-# the suite on the host a second time), MATRIX_APPEND (extra kernel command line), MATRIX_TESTS (pytest's arguments, default the lesson test files
+# the suite on the host a second time), MATRIX_APPEND (extra kernel command line), MATRIX_TESTS (pytest's
+# arguments, default the lesson test files
 # tests/test_[0-9]*.py and tests/test_robustness.py), MATRIX_GUEST_CMD (debugging: a shell command the guest runs instead of pytest).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -27,7 +27,7 @@ import pytest
 
 from conftest import (CAPS, HOSTILE, LESSONS, READY, READY_TIMEOUT, EVENT_TIMEOUT, TIME_SCALE, LessonRun,
                       bcc_probe_events, bpf_objects_of, bpf_program_ids, blocks_signal, event_stream,
-                      exec_from_parent, hold_trace_pipe, loaded_programs,
+                      exec_from_parent, hold_trace_pipe,
                       path_max_program, pinned_to_one_cpu, run_to_exit, syscall_storm, trace_buffer_kb,
                       unique_program, until_seen, write_trace_marker)
 import test_001_hello as t001
@@ -151,8 +151,7 @@ def test_ctrl_c_while_a_lesson_starts_ends_it_quietly(bpf_ready, name, record_pr
     assert sent_before_ready, "the lesson was ready before the signal\n" + run.transcript()
     assert run.returncode == 0, run.transcript()
     run.assert_no_python_error()
-    assert bcc_probe_events(run.proc.pid) == [], run.transcript()
-    assert loaded_programs(bpf_program_ids()[0] - programs_before) == set(), run.transcript()
+    run.assert_nothing_left(loaded_before=programs_before)
 
 
 @pytest.mark.parametrize("name", TRACING)

@@ -35,7 +35,7 @@ figures:
 	@$(PY) scripts/figures.py
 
 # Notebooks, generated from the lesson scripts (jupytext percent format) beside them; not committed.
-NOTEBOOKS := $(patsubst %.py,%.ipynb,$(wildcard lessons/[0-9][0-9][0-9]_*/*.py))
+NOTEBOOKS := $(patsubst %.py,%.ipynb,$(filter-out %/plumbing.py,$(wildcard lessons/[0-9][0-9][0-9]_*/*.py)))
 NOTEBOOK_METADATA := {"kernelspec": {"name": "ebpf-lessons", "display_name": "Python 3 (eBPF lessons, distro bcc)", "language": "python"}, "jupytext": {"notebook_metadata_filter": "-all"}}
 notebooks: setup $(NOTEBOOKS)
 lessons/%.ipynb: lessons/%.py

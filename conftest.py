@@ -1,4 +1,4 @@
-"""The one test harness for every lesson (see LESSONS.md §6).
+"""The one test harness for every lesson (CONTRIBUTING.md, "Tests").
 
 - capability detection: what this kernel and machine offer, detected once, here and nowhere else in tests;
 - a lesson runner: start a lesson as a subprocess, wait (bounded) for its ready line, wait (bounded) for
@@ -37,7 +37,7 @@ EVENT_TIMEOUT = 10 * TIME_SCALE     # from the workload to the lesson's line
 STOP_TIMEOUT = 5 * TIME_SCALE       # from the signal to the exit
 NO_SKIP = os.environ.get("LESSONS_NO_SKIP") == "1"   # `make test`: a missing prerequisite fails, never skips
 
-# Every lesson prints these two kinds of line (LESSONS.md §3).
+# Every lesson prints these two kinds of line (lessons/plumbing.py run(): CONTRIBUTING.md, "A lesson script").
 READY = re.compile(r"^Tracing .*Ctrl-C to end")
 ATTACHED = re.compile(r"^attached: (?P<kind>kprobe|kretprobe|tracepoint|raw_tracepoint|fentry|uprobe) (?P<target>.+)$")
 
@@ -51,7 +51,7 @@ def tracefs_dir():
 
 
 class Caps:
-    """What this machine offers, by the cheapest reliable signal for each (LESSONS.md §5)."""
+    """What this machine offers, by the cheapest reliable signal for each (CONTRIBUTING.md, "Platform facts")."""
 
     def __init__(self):
         self.kernel = os.uname().release
@@ -64,7 +64,10 @@ class Caps:
         except ImportError as e:
             self.bcc_version, self.bcc_error = None, "bcc does not import in %s: %s" % (sys.executable, e)
         self.tracefs = tracefs_dir()
-        self.kprobes = bool(self.tracefs) and os.path.exists(self.tracefs + "/kprobe_events")
+        # bcc attaches kprobes through the kprobe PMU or tracefs's kprobe_events (both: CONFIG_KPROBE_EVENTS)
+        self.kprobes = bool(self.tracefs) and (os.path.exists("/sys/bus/event_source/devices/kprobe") or
+                                               os.path.exists(self.tracefs + "/kprobe_events"))
+        self.machine = os.uname().machine
         self.btf = os.path.exists("/sys/kernel/btf/vmlinux")
         # Headers of this very kernel: struct layouts compiled from them are right (lesson 008's fallback).
         # UTS_RELEASE names the kernel they were made for; Debian's include/config/kernel.release holds the
@@ -112,6 +115,23 @@ def expected_auto_probe():
     """What `--probe auto` must choose here: the kprobe the seed teaches when the kernel has kprobes.
     The kernel-matrix lane states it (LESSONS_EXPECT_AUTO=kprobe) instead of trusting detection."""
     return os.environ.get("LESSONS_EXPECT_AUTO") or ("kprobe" if CAPS.kprobes else "tracepoint")
+
+
+def has_syscalls(*names):
+    """Which of these system calls this kernel and architecture have, from its syscalls tracepoints (arm64 has no
+    chmod() and no open(): only fchmodat() and openat()). Written apart from the lessons' plumbing on purpose."""
+    return [n for n in names if os.path.isdir("%s/events/syscalls/sys_enter_%s" % (CAPS.tracefs, n))]
+
+
+NO_KPROBES = ("error: --probe kprobe: this kernel cannot attach kprobes (no kprobe PMU, no kprobe_events in tracefs: "
+              "CONFIG_KPROBE_EVENTS is off); use --probe tracepoint")
+
+
+def assert_kprobe_refused(script, args=()):
+    """On a kernel that cannot attach kprobes, `--probe kprobe` is one clear line and exit 1, nothing else."""
+    run = run_to_exit(script, ["--probe", "kprobe", *args])
+    assert run.returncode == 1 and run.err_lines == [NO_KPROBES], run.transcript()
+    assert not any("Traceback" in line for line in run.lines + run.err_lines), run.transcript()
 
 
 def require(condition, reason):
@@ -372,7 +392,7 @@ def hold_trace_pipe():
 
 def until_seen(run, act, found, what, every=0.5, timeout=EVENT_TIMEOUT):
     """Do act() again every `every` seconds until found() is true on the lesson's output, bounded by timeout:
-    for lessons that read the shared trace buffer, which loses lines under load (LESSONS.md §5).
+    for lessons that read the shared trace buffer, which loses lines under load (CONTRIBUTING.md, "Platform facts").
     Returns (what found() returned, how many times act() ran)."""
     deadline, acts = time.monotonic() + timeout, 0
     while time.monotonic() < deadline:
@@ -412,7 +432,7 @@ def trace_buffer_kb():
 # ---------------------------------------------------------------- workloads the tests own
 def fork_children(n):
     """Fork n children from this process's main thread; each exits at once. os.fork() is the clone()
-    system call (LESSONS.md §5), made by the test process itself. Returns the children's pids."""
+    system call (CONTRIBUTING.md, "Platform facts"), made by the test process itself. Returns the children's pids."""
     pids = []
     for _ in range(n):
         pid = os.fork()
@@ -446,7 +466,7 @@ def unique_path(tag, directory="/tmp"):
 
 
 def chmod_in_thread(path, mode):
-    """os.chmod(path, mode) from a second thread of this process: the chmod() system call (LESSONS.md §5),
+    """os.chmod(path, mode) from a second thread of this process: the chmod() system call (CONTRIBUTING.md, "Platform facts"),
     made by a task whose thread id differs from the process id. Returns that thread's id (gettid())."""
     done = {}
 
@@ -560,7 +580,7 @@ def event_stream(kind, path="", seconds=30):
 @contextlib.contextmanager
 def pinned_to_one_cpu():
     """Run this thread, and the processes it starts, on one CPU: a storm and the event after it then share one
-    per-CPU buffer, and the perf buffer reports the storm's losses with that event (LESSONS.md §5). Yields the CPU."""
+    per-CPU buffer, and the perf buffer reports the storm's losses with that event (CONTRIBUTING.md, "Platform facts"). Yields the CPU."""
     before = os.sched_getaffinity(0)
     cpu = max(before)
     os.sched_setaffinity(0, {cpu})

@@ -2,8 +2,8 @@
 import os
 import re
 
-from conftest import (CAPS, expected_auto_probe, fork_children, own_comm, run_to_exit, saved_cmdlines, trace_comms_allowed,
-                      trace_fence)
+from conftest import (CAPS, assert_kprobe_refused, expected_auto_probe, fork_children, own_comm, saved_cmdlines,
+                      trace_comms_allowed, trace_fence)
 
 LESSON = "002_program_format/program_format.py"
 FORKS = 3
@@ -69,10 +69,7 @@ def test_forced_kprobe(lesson, bpf_ready):
         assert kind == "kprobe" and target.endswith("sys_clone"), target
         check_rows_per_fork(run)
     else:
-        run = run_to_exit(LESSON, ["--probe", "kprobe"])
-        assert run.returncode != 0
-        assert run.err_lines == ["error: --probe kprobe: this kernel has no kprobes (no kprobe_events in tracefs: "
-                                 "CONFIG_KPROBES is off); use --probe tracepoint"], run.transcript()
+        assert_kprobe_refused(LESSON)
 
 
 def test_count_stops_after_n_lines(lesson):

@@ -3,8 +3,8 @@ its comm unique) execs uniquely named programs with unique argv: every field of 
 ppid above all, whose offsets come from BTF."""
 import re
 
-from conftest import (CAPS, btf_offsets_by_bpftool, exec_from_parent, expected_auto_probe,
-                      run_to_exit, unique_program)
+from conftest import (CAPS, assert_kprobe_refused, btf_offsets_by_bpftool, exec_from_parent, expected_auto_probe,
+                      unique_program)
 
 LESSON = "008_execve/execve.py"
 ROW = re.compile(r"^(?P<comm>\S+)\s+(?P<pid>\d+)\s+(?P<ppid>\d+)\s+(?P<filename>\S+)(?: (?P<args>.*))?$")
@@ -74,10 +74,7 @@ def test_forced_kprobe(lesson, bpf_ready, tmp_path):
         assert kind == "kprobe" and target.endswith("sys_execve"), target
         check_pid_ppid_comm_filename_argv(run, tmp_path)
     else:
-        run = run_to_exit(LESSON, ["--probe", "kprobe"])
-        assert run.returncode != 0
-        assert run.err_lines == ["error: --probe kprobe: this kernel has no kprobes (no kprobe_events in tracefs: "
-                                 "CONFIG_KPROBES is off); use --probe tracepoint"], run.transcript()
+        assert_kprobe_refused(LESSON)
 
 
 def test_offsets_from_headers(lesson, tmp_path):

@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import json
 import os
+import platform
 import signal
 import sys
 
@@ -152,6 +153,14 @@ except (OSError, IndexError):
         check("lockdown", "kernel lockdown", "warn", "unknown: securityfs is not mounted",
               "sudo mount -t securityfs securityfs /sys/kernel/security, then run the doctor again")
 
+# The architecture names the syscall functions (__x64_sys_clone, __arm64_sys_clone), and arm64 (like every
+# architecture with the generic syscall table) has no open(), chmod() or fork(): only openat(), fchmodat(), clone().
+machine = platform.machine()
+events = os.path.join(TRACEFS or "/nonexistent", "events/syscalls")
+legacy = [c for c in ("open", "chmod") if os.path.isdir(events) and not os.path.isdir(events + "/sys_enter_" + c)]
+check("arch", "architecture", "ok", machine + ("; no %s() syscalls here: lessons 003-005 attach openat(), fchmodat()"
+                                               % "(), ".join(legacy) if legacy else ""))
+
 # %% [markdown]
 # ## Checks by trying: load, attach, deliver one event — 靠尝试来检查：加载、挂载、送达一个事件
 # One program holds several functions; each attach is tried on its own. A getppid() call of ours is the
@@ -210,8 +219,9 @@ def attempt(cid, name, action, fix, fail_status="warn"):
 
 
 def try_kprobe():
-    if not os.path.exists(TRACEFS + "/kprobe_events"):
-        raise RuntimeError("no kprobe_events in tracefs: kernel built without kprobes (CONFIG_KPROBES off)")
+    # bcc attaches kprobes through the kprobe PMU or tracefs's kprobe_events: CONFIG_KPROBE_EVENTS gives both
+    if not (os.path.exists("/sys/bus/event_source/devices/kprobe") or os.path.exists(TRACEFS + "/kprobe_events")):
+        raise RuntimeError("no kprobe PMU, no kprobe_events in tracefs: CONFIG_KPROBE_EVENTS is off")
     fn = b.get_syscall_fnname("clone").decode()
     b.attach_kprobe(event=fn, fn_name="noop_kprobe")
     return "attached kprobe " + fn

@@ -3,7 +3,7 @@
 #   make test   set up what is missing, then run the whole test suite
 PY := .venv/bin/python
 
-.PHONY: setup run test doctor test-kernels test-kernels-ci figures notebooks lab bench
+.PHONY: setup run test doctor check watch test-kernels test-kernels-ci figures notebooks lab bench
 
 setup:
 	@bash scripts/setup.sh
@@ -18,6 +18,15 @@ test: setup
 
 doctor: setup
 	@$(PY) lessons/000_doctor/doctor.py
+
+# The exercises (lessons/NNN_*/EXERCISES.md): `make check` lists them all, `make check EX=001-fork` checks one
+# (FILE=path: another file than the starter), `make watch EX=001-fork` checks again at every save. The checker's
+# own lines say how it went; make adds no error line of its own.
+check: setup
+	@$(PY) scripts/check.py $(EX) $(if $(FILE),--file $(FILE)) || true
+
+watch: setup
+	@$(PY) scripts/check.py $(EX) --watch $(if $(FILE),--file $(FILE)) || true
 
 # Every lesson's tests on stock Debian kernels under QEMU (see scripts/kernel-matrix.sh).
 test-kernels:
@@ -35,7 +44,9 @@ figures:
 	@$(PY) scripts/figures.py
 
 # Notebooks, generated from the lesson scripts (jupytext percent format) beside them; not committed.
-NOTEBOOKS := $(patsubst %.py,%.ipynb,$(filter-out %/plumbing.py,$(wildcard lessons/[0-9][0-9][0-9]_*/*.py)))
+# (not the plumbing every lesson links, not the exercise starters)
+LESSON_SCRIPTS := $(filter-out $(wildcard lessons/*/plumbing.py lessons/*/ex_*.py),$(wildcard lessons/[0-9][0-9][0-9]_*/*.py))
+NOTEBOOKS := $(patsubst %.py,%.ipynb,$(LESSON_SCRIPTS))
 NOTEBOOK_METADATA := {"kernelspec": {"name": "ebpf-lessons", "display_name": "Python 3 (eBPF lessons, distro bcc)", "language": "python"}, "jupytext": {"notebook_metadata_filter": "-all"}}
 notebooks: setup $(NOTEBOOKS)
 lessons/%.ipynb: lessons/%.py

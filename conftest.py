@@ -141,7 +141,12 @@ def require(condition, reason):
 
 # ---------------------------------------------------------------- the lesson runner
 class LessonRun:
-    """One lesson running as a subprocess; its stdout and stderr are read without threads or blocking."""
+    """One lesson running as a subprocess; its stdout and stderr are read without threads or blocking.
+    (scripts/check.py, the exercise checker, runs learners' scripts with it too: its fail() says why.)"""
+
+    def fail(self, message):
+        """A wait that ended without what it waited for: the test fails, with the lesson's transcript."""
+        pytest.fail("%s\n%s" % (message, self.transcript()))
 
     def __init__(self, script, args=(), python=None, env=None, prefix=()):
         """python: the interpreter, or a list of it and its options (e.g. [sys.executable, "-S"])."""
@@ -183,10 +188,10 @@ class LessonRun:
             if result:
                 return result
             if not self._open and self.proc.poll() is not None:
-                pytest.fail("lesson exited (rc=%s) before %s\n%s" % (self.proc.returncode, what, self.transcript()))
+                self.fail("lesson exited (rc=%s) before %s" % (self.proc.returncode, what))
             left = deadline - time.monotonic()
             if left <= 0:
-                pytest.fail("no %s within %.0f s\n%s" % (what, timeout, self.transcript()))
+                self.fail("no %s within %.0f s" % (what, timeout))
             self._pump(min(left, 0.2))
 
     def match(self, regex, timeout=EVENT_TIMEOUT, what=None):
@@ -236,7 +241,7 @@ class LessonRun:
             self._pump(0.1)
         if self.proc.poll() is None:
             self.kill()
-            pytest.fail("lesson did not exit within %.0f s\n%s" % (timeout, self.transcript()))
+            self.fail("lesson did not exit within %.0f s" % timeout)
         self.returncode = self.proc.returncode
         return self.returncode
 

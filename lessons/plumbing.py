@@ -28,8 +28,8 @@ import time
 NOTEBOOK = "ipykernel" in sys.modules        # in a notebook sys.argv, signals and exiting belong to Jupyter
 TRACEFS = next((d for d in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing") if os.path.exists(d + "/trace_pipe")),
                None)
-HEADERS_HINT = ("bcc could not compile the program (kernel headers missing? run: sudo make setup, then "
-                "lessons/000_doctor/doctor.py)")
+HEADERS_HINT = ("bcc could not compile the program: the compiler's messages are above (kernel headers missing? "
+                "run: sudo make setup, then lessons/000_doctor/doctor.py)")
 MARK = "lesson-" + secrets.token_hex(4)     # unique to this run: tells its trace_pipe lines from other programs'
 HOLD = {signal.SIGINT, signal.SIGTERM}
 

@@ -23,7 +23,8 @@ from conftest import (CAPS, LESSONS, NOTEBOOK_METADATA, READY, expected_auto_pro
                       lesson_notebook, notebook_tools_missing, require)
 from test_005_perf_output import chmod_target  # noqa: F401  (a fixture: a file of the test's own to chmod)
 
-SCRIPTS = sorted(str(p.relative_to(LESSONS)) for p in LESSONS.glob("[0-9][0-9][0-9]_*/*.py") if not p.is_symlink())
+SCRIPTS = sorted(str(p.relative_to(LESSONS)) for p in LESSONS.glob("[0-9][0-9][0-9]_*/*.py")
+                 if not p.is_symlink() and not p.name.startswith("ex_"))   # not plumbing.py, not exercise starters
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 

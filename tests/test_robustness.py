@@ -51,8 +51,8 @@ STOP_BOUND = 1.0 * TIME_SCALE          # s, from the signal to the exit
 SETPRIV = [shutil.which("setpriv") or "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 BUSY = re.compile(r"^error: cannot open /sys/kernel/(debug/)?tracing/trace_pipe: Device or resource busy "
                   r"\(is another program reading it\?\)$")
-HEADERS = ("error: bcc could not compile the program (kernel headers missing? run: sudo make setup, then "
-           "lessons/000_doctor/doctor.py)")
+HEADERS = ("error: bcc could not compile the program: the compiler's messages are above (kernel headers missing? "
+           "run: sudo make setup, then lessons/000_doctor/doctor.py)")
 NO_BCC = ("error: cannot import bcc: install the distro's package (sudo apt install python3-bpfcc) and run with "
           "/usr/bin/python3; never 'pip install bcc', which is an unrelated project")
 OVERRUNS = re.compile(r"trace buffer overruns \(lines lost, any program's\): (\d+)$")

@@ -1,0 +1,140 @@
+"""The checked exercises (scripts/check.py): the checker reads behaviour, so
+- every reference solution (solutions/) passes its check;
+- every untouched starter (lessons/NNN_*/ex_*.py) runs, and fails its check with the message it should;
+- a second solution written differently (tests/exercises/: other names, structure, probe kind) passes;
+- a broken solution fails in one clear line: one that does not compile (every exercise), one that prints
+  wrong values (every exercise), one that never prints (one exercise per way of printing).
+A check that must fail waits CHECK_NEGATIVE_SECONDS for what never comes, not the checker's full wait: the
+verdict cannot change, only arrive later."""
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, TIME_SCALE, require
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import check  # noqa: E402
+
+IDS = list(check.EXERCISES)
+SECOND = ROOT / "tests" / "exercises"
+NEGATIVE_SECONDS = 3 * TIME_SCALE
+
+# What an untouched starter's check says first: the task it has not done yet.
+STARTER_SAYS = {
+    "001-fork": 'not yet: expected a line with "parent=',
+    "002-two-hooks": 'not yet: expected rows "',
+    "003-result": 'not yet: expected rows "',
+    "004-uid": 'not yet: expected rows "PID TID 65534 chmod 0640 ',
+    "004-comm": 'not yet: expected rows "PID TID ex4',
+    "005-ringbuf": "not yet: expected 20000 opens of ",
+    "006-histogram": "not yet: expected at Ctrl-C, a log2 histogram of msecs",
+    "006-paths": 'not yet: expected at Ctrl-C, lines "7 ',
+    "007-exit": 'not yet: expected rows "',
+    "008-failed": 'not yet: expected rows "PID ex8p',
+}
+# A reference solution made to print wrong values: (what it says, what it says instead).
+WRONG = {
+    "001-fork": ("args->parent_pid, args->child_pid", "args->child_pid, args->parent_pid"),
+    "002-two-hooks": ('bpf_trace_printk("Hello, execve!")', 'bpf_trace_printk("Hello, clone!")'),
+    "003-result": ("int(fields[1])", "-int(fields[1])"),
+    "004-uid": ('["-DFILTER_UID=%d" % args.uid] if args.uid is not None else []', "[]"),
+    "004-comm": ('[\'-DFILTER_COMM="%s"\' % args.comm] if args.comm else []', "[]"),
+    "005-ringbuf": ("__sync_fetch_and_add(n, 1)", "__sync_fetch_and_add(n, 2)"),
+    "006-histogram": ("(now - *then) / 1000000", "(now - *then) / 1000"),
+    "006-paths": ("opens.increment(key)", "opens.increment(key, 2)"),
+    "007-exit": ("e.code = args->error_code;", "e.code = args->error_code + 1;"),
+    "008-failed": ("if (args->ret < 0)", "if (args->ret <= 0)"),
+}
+# ... made to print nothing: one per way of printing (the trace pipe, a perf buffer, a table at the end).
+SILENT = {
+    "002-two-hooks": ("plumbing.show(", "(lambda line: None)("),
+    "007-exit": ("plumbing.show(", "(lambda line: None)("),
+    "006-paths": ("summary=print_counts", "summary=None"),
+}
+
+
+@pytest.fixture
+def checker(bpf_ready, monkeypatch):
+    def run(exercise, script, negative=False):
+        if negative:   # scripts/check.py reads its waits from the harness's constants at import
+            monkeypatch.setattr(check, "EVENT_TIMEOUT", NEGATIVE_SECONDS)
+        result = check.check(check.EXERCISES[exercise], script)
+        assert result.state != "cannot run here", result.lines
+        return result
+    require(all(e.needs() is None for e in check.EXERCISES.values()),
+            "an exercise cannot run here: %s" % [e.needs() for e in check.EXERCISES.values() if e.needs()])
+    return run
+
+
+def variant(tmp_path, exercise, old, new):
+    """The reference solution with one change; next to it a link to plumbing, as solutions/ has."""
+    text = check.EXERCISES[exercise].solution.read_text()
+    assert old in text, "%s: %r is not in the reference solution" % (exercise, old)
+    path = tmp_path / (exercise + ".py")
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+def assert_one_clear_verdict(result):
+    """Not done, said in one line (then its Chinese twin and the hint), no traceback of the checker."""
+    assert result.state in ("not yet", "cannot start"), result.lines
+    assert re.match(r"^(not yet: expected .+; saw .+|it did not start \(exit \d+\); its first error lines:)$",
+                    result.lines[0]), result.lines
+    assert any(line.startswith("hint: ") for line in result.lines), result.lines
+
+
+@pytest.mark.parametrize("exercise", IDS)
+def test_the_reference_solution_passes(checker, exercise):
+    result = checker(exercise, check.EXERCISES[exercise].solution)
+    assert result.state == "done", result.lines
+
+
+@pytest.mark.parametrize("exercise", IDS)
+def test_the_untouched_starter_runs_and_fails_with_its_message(checker, exercise):
+    result = checker(exercise, check.EXERCISES[exercise].starter, negative=True)
+    assert result.state == "not yet", result.lines          # it started: a starter runs as it is
+    assert result.lines[0].startswith(STARTER_SAYS[exercise]), result.lines
+    assert result.lines[1].startswith("还没有：期望"), result.lines
+    assert_one_clear_verdict(result)
+
+
+@pytest.mark.parametrize("exercise", IDS)
+def test_a_second_solution_written_differently_passes(checker, exercise):
+    result = checker(exercise, SECOND / (exercise + ".py"))
+    assert result.state == "done", result.lines
+
+
+@pytest.mark.parametrize("exercise", IDS)
+def test_a_solution_that_does_not_compile_shows_the_compiler_error(checker, exercise, tmp_path):
+    result = checker(exercise, variant(tmp_path, exercise, "return 0;", "return 0"), negative=True)
+    assert result.state == "cannot start", result.lines
+    assert any(re.search(r"error: expected ';' after return statement", line) for line in result.lines), result.lines
+    assert_one_clear_verdict(result)
+
+
+@pytest.mark.parametrize("exercise", IDS)
+def test_a_solution_that_prints_wrong_values_fails(checker, exercise, tmp_path):
+    result = checker(exercise, variant(tmp_path, exercise, *WRONG[exercise]), negative=True)
+    assert result.state == "not yet", result.lines
+    assert_one_clear_verdict(result)
+
+
+@pytest.mark.parametrize("exercise", list(SILENT))
+def test_a_solution_that_never_prints_fails(checker, exercise, tmp_path):
+    result = checker(exercise, variant(tmp_path, exercise, *SILENT[exercise]), negative=True)
+    assert result.state == "not yet", result.lines
+    assert_one_clear_verdict(result)
+
+
+def test_every_exercise_has_its_files_and_its_task_in_both_languages():
+    for exercise in check.EXERCISES.values():
+        assert exercise.starter.exists() and exercise.solution.exists(), exercise.id
+        assert (SECOND / (exercise.id + ".py")).exists(), exercise.id
+        assert "SPOILER" in exercise.solution.read_text().splitlines()[1], exercise.id
+        for name in ("EXERCISES.md", "EXERCISES.zh.md"):
+            task = (exercise.starter.parent / name).read_text()
+            assert "make check EX=%s" % exercise.id in task and exercise.starter.name in task, (exercise.id, name)
+    lessons = {e.starter.parent.name[:3] for e in check.EXERCISES.values()}
+    assert lessons == {"%03d" % n for n in range(1, 9)} and len(check.EXERCISES) >= 10

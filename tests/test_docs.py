@@ -277,3 +277,29 @@ def test_relative_links_resolve(path):
         if not resolved.exists():
             broken.append("line %d: %s" % (n, target))
     assert not broken, "%s: links that do not resolve:\n  %s" % (path.relative_to(ROOT), "\n  ".join(broken))
+
+
+# ---------------------------------------------------------------- budgets: what a learner reads (CONTRIBUTING.md)
+CODE_LINES = {"001": 30, "002": 45, "003": 80, "004": 80, "005": 100, "006": 80, "007": 80, "008": 110}
+NOTE_WORDS = {"001": 900, "002": 900}        # the others: 1,600
+
+
+def code_lines(path):
+    """Lines that are not blank and not a comment (the C text in a string counts, docstrings too)."""
+    return sum(1 for line in path.read_text().splitlines() if line.strip() and not line.strip().startswith("#"))
+
+
+@pytest.mark.parametrize("number", list(CODE_LINES))
+def test_a_lesson_script_stays_within_its_budget(number):
+    [folder] = (ROOT / "lessons").glob(number + "_*")
+    [script] = [p for p in folder.glob("*.py") if not p.is_symlink() and not p.name.startswith("ex_")]
+    assert code_lines(script) <= CODE_LINES[number], "%s: %d code lines, budget %d" % (
+        script.relative_to(ROOT), code_lines(script), CODE_LINES[number])
+    words = len((folder / "README.md").read_text().split())
+    assert words <= NOTE_WORDS.get(number, 1600), "%s/README.md: %d words" % (folder.name, words)
+
+
+def test_the_shared_plumbing_stays_within_its_budget():
+    assert code_lines(ROOT / "lessons" / "plumbing.py") <= 350
+    assert all((folder / "plumbing.py").resolve() == ROOT / "lessons" / "plumbing.py"
+               for folder in (ROOT / "lessons").glob("00[1-8]_*")), "each lesson folder links ../plumbing.py"

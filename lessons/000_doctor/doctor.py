@@ -6,13 +6,13 @@
 # decided by trying them (loading and attaching tiny programs, delivering one event), not by guessing.
 #
 # 逐行检查课程所需的东西，并说明缺了什么、怎么补。每项功能都靠实际尝试来判断
-# （加载并挂载很小的程序、送达一个事件），而不是猜。
+# （加载并附加很小的程序、送达一个事件），而不是猜。
 #
 #     sudo python3 lessons/000_doctor/doctor.py [--json]
 #
 # Exit 0 when the lessons can run (tracepoint fallbacks included), 1 otherwise.
 #
-# 课程能运行（包括改用 tracepoint 的情况）时退出码为 0，否则为 1。
+# 课程能运行（包括回退到跟踪点的情况）时退出码为 0，否则为 1。
 
 # %%
 import argparse
@@ -162,12 +162,12 @@ check("arch", "architecture", "ok", machine + ("; no %s() syscalls here: lessons
                                                % "(), ".join(legacy) if legacy else ""))
 
 # %% [markdown]
-# ## Checks by trying: load, attach, deliver one event — 靠尝试来检查：加载、挂载、送达一个事件
+# ## Checks by trying: load, attach, deliver one event — 靠尝试来检查：加载、附加、送达一个事件
 # One program holds several functions; each attach is tried on its own. A getppid() call of ours is the
 # event that the perf buffer and the ring buffer must deliver. At the end every probe tried is detached
 # (`cleanup()`, or `with BPF(...)`): a notebook's kernel lives on after the cell.
 #
-# 一个程序里有几个函数，每种挂载单独尝试。我们自己的一次 getppid() 调用就是 perf 缓冲区和 ring 缓冲区
+# 一个程序里有几个函数，每种附加单独尝试。我们自己的一次 getppid() 调用就是 perf 缓冲区和 BPF 环形缓冲区
 # 必须送达的事件。最后卸下尝试过的所有探针（`cleanup()` 或 `with BPF(...)`）：notebook 的内核在单元格结束后仍在运行。
 
 # %%
@@ -284,7 +284,7 @@ if b is not None:
 # ## Verdict: which lessons run, and with which probe — 结论：哪些课程能运行，用哪种探针
 # Each lesson: the probe its seed teaches, the fallback, and anything else it needs.
 #
-# 每一课：种子所教的探针、退路，以及它还需要的其他东西。
+# 每一课：种子所教的探针、回退用的探针，以及它还需要的其他东西。
 
 # %%
 LESSONS = [  # folder, preferred kind, fallback kind(s), other needs

@@ -21,7 +21,7 @@ from bcc import BPF
 # pointer into the caller's memory: `bpf_probe_read_user_str()` copies the string. Kernels without kprobes
 # get the same two arguments from the syscall tracepoints, by name.
 #
-# 每次打开文件都要经过一个函数：Linux 5.6 起是 `do_sys_openat2()`，之前是 `do_sys_open()`。在它上面挂一个
+# 每次打开文件都要经过一个函数：Linux 5.6 起是 `do_sys_openat2()`，之前是 `do_sys_open()`。在它上面附加一个
 # kprobe，就能同时看到 open、openat 和 openat2。它的第二个参数（`PT_REGS_PARM2`）是文件名，一个指向调用者
 # 内存的指针，用 `bpf_probe_read_user_str()` 复制出这个字符串。没有 kprobe 的内核，从系统调用的跟踪点
 # 按名字拿到同样的两个参数。

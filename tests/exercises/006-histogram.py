@@ -25,7 +25,7 @@ int tick(void *ctx) {
                 slot = bit;
         if (ms)
             slot += 1;                  /* bcc's log2 buckets: 0 for 0, 1 for 1, 2 for 2-3, 3 for 4-7, ... */
-        ms_log2.atomic_increment(slot);
+        ms_log2.increment(slot);
     }
     seen.update(&id, &t);
     return 0;

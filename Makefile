@@ -3,7 +3,7 @@
 #   make test   set up what is missing, then run the whole test suite
 PY := .venv/bin/python
 
-.PHONY: setup run test doctor check watch test-kernels test-kernels-ci figures notebooks lab bench
+.PHONY: setup run test doctor check watch test-kernels test-kernels-ci figures notebooks lab bench site serve test-site
 
 setup:
 	@bash scripts/setup.sh
@@ -61,3 +61,29 @@ lab: notebooks
 # The delivery benchmark (bench/README.md): about 3.5 minutes on 2 CPUs; run it on a quiet machine.
 bench: setup
 	@$(PY) bench/bench.py
+
+# The website (README: Website): the lessons and notes, English and Chinese, as a static site in site/ (mkdocs.yml,
+# website/hooks.py). Needs neither root nor BPF: .venv is made here if set-up has not made it yet, and mkdocs with its
+# plugins (requirements-site.txt) go into it on first use and whenever that file changes.
+SITE_PORT ?= 8000
+site:
+	@test -x $(PY) || /usr/bin/python3 -m venv --system-site-packages .venv
+	@cmp -s requirements-site.txt .venv/.requirements-site || { $(PY) -m pip install -q --disable-pip-version-check \
+		-r requirements-site.txt && cp requirements-site.txt .venv/.requirements-site; }
+	@NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build   # not --quiet: it hides the warnings that strict mode fails on
+	@echo "site: site/ built ($$(find site -name index.html | wc -l) pages); see it with: make serve"
+
+# The built site on http://127.0.0.1:$(SITE_PORT)/ only, until Ctrl-C; no network needed.
+serve: site
+	@echo "serving site/ on http://127.0.0.1:$(SITE_PORT)/ (Ctrl-C to stop)"
+	@$(PY) -m http.server --bind 127.0.0.1 --directory site $(SITE_PORT)
+
+# The site in a real browser (website/tests: Debian's chromium, headless; apt install chromium). Not part of
+# `make test`; screenshots in results/site/. A skipped test fails the run.
+test-site: site
+	@cmp -s requirements-site-test.txt .venv/.requirements-site-test || { $(PY) -m pip install -q \
+		--disable-pip-version-check -r requirements-site-test.txt && cp requirements-site-test.txt .venv/.requirements-site-test; }
+	@# pytest as requirements.txt pins it, for a .venv that set-up has not filled (make test-site alone, no root)
+	@$(PY) -c 'import pytest, pytest_timeout' 2>/dev/null || $(PY) -m pip install -q --disable-pip-version-check \
+		$$(grep -E '^pytest(-timeout)?==' requirements.txt)
+	$(PY) -m pytest --confcutdir=website/tests -p no:cacheprovider website/tests $(PYTEST_ARGS)

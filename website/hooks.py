@@ -40,7 +40,6 @@ PAGES = ["*.md", "lessons/[0-9][0-9][0-9]_*/**/*.md", "notes/*.md", "docs/*.md",
 ENGLISH_ONLY = {
     "docs/compatibility.md": "written by scripts/kernel-matrix.sh",
     "bench/README.md": "the benchmark's notes",
-    "CONTRIBUTING.md": "for contributors",
 }
 HOME_ZH_HEADING = "## 中文说明"   # while there is no README.zh.md, the Chinese home is made from this section
 CODE = {".py": "python", ".c": "c", ".h": "c", ".sh": "bash", ".txt": "text", ".json": "json", ".yml": "yaml"}

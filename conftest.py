@@ -96,15 +96,15 @@ CAPS = Caps()
 
 
 def pytest_collection_modifyitems(config, items):
-    """LESSONS_SHARD=k/n (the kernel matrix's CI mode): keep every n-th robustness test, and every n-th
-    test_forced_kprobe (on a kprobe kernel it repeats the auto test's attach and checks with the flag given),
-    from the k-th, so that n kernels together run each of them once. Deselected, not skipped: pytest reports
-    them as deselected."""
+    """LESSONS_SHARD=k/n (the kernel matrix's CI mode): keep every n-th robustness test, every n-th exercise test,
+    and every n-th test_forced_kprobe (on a kprobe kernel it repeats the auto test's attach and checks with the
+    flag given), from the k-th, so that n kernels together run each of them once. Deselected, not skipped:
+    pytest reports them as deselected."""
     shard = os.environ.get("LESSONS_SHARD")
     if not shard:
         return
     k, n = map(int, shard.split("/"))
-    shared = [item for item in items if item.nodeid.startswith("tests/test_robustness.py::")
+    shared = [item for item in items if item.nodeid.startswith(("tests/test_robustness.py::", "tests/test_exercises.py::"))
               or item.name == "test_forced_kprobe"]
     dropped = {item.nodeid for i, item in enumerate(shared) if i % n != k}
     config.hook.pytest_deselected(items=[item for item in items if item.nodeid in dropped])

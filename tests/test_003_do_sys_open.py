@@ -8,7 +8,8 @@ from conftest import (ATTACHED, CAPS, EVENT_TIMEOUT, assert_kprobe_refused, expe
 LESSON = "003_do_sys_open/do_sys_open.py"
 ROW = re.compile(r"^(?P<pid>\d+)\s+(?P<comm>.{1,16}?)\s+(?P<flags>[0-7]{8,})\s(?P<path>.*)$")
 TRACEPOINTS = ["syscalls:sys_enter_" + s for s in has_syscalls("open", "openat", "openat2")]   # arm64: no open()
-O_LARGEFILE = 0o100000   # the kernel's value on x86-64; open()/openat() add it on 64-bit kernels, after the tracepoint
+# The kernel's O_LARGEFILE (glibc's is 0 on 64-bit): open()/openat() add it on 64-bit kernels, after the tracepoint.
+O_LARGEFILE = {"x86_64": 0o100000, "aarch64": 0o400000}[os.uname().machine]
 
 
 def rows_for(run, path):

@@ -3,7 +3,7 @@
 # /repo is the repository (read-only), /results is the lane's results folder on the host (writable).
 # The host writes /results/guest.env (MATRIX_LANE, MATRIX_TIME_SCALE, MATRIX_PYTEST_SECONDS, MATRIX_TESTS,
 # MATRIX_GUEST_CMD, MATRIX_SHARD).
-# Writes: kernel, bcc, python, os (one line each), env.txt, pytest.log, junit.xml, rc.
+# Writes: boot-seconds, kernel, arch, bcc, python, os (one line each), env.txt, pytest.log, junit.xml, rc.
 set -u
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
        PYTHONDONTWRITEBYTECODE=1 TMPDIR=/tmp
@@ -11,12 +11,15 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/r
 . /results/guest.env
 
 R=/results
+# Seconds since the kernel started: the boot's cost (kernel, initramfs, 9p mounts), before any test runs.
+cut -d' ' -f1 /proc/uptime > $R/boot-seconds
 uname -r > $R/kernel
+uname -m > $R/arch
 cat /etc/debian_version > $R/os
 /usr/bin/python3 -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' > $R/python 2>&1
 /usr/bin/python3 -c 'import bcc; print(getattr(bcc, "__version__", "unknown"))' > $R/bcc 2>&1
 {
-  echo "lane: $MATRIX_LANE"
+  echo "lane: $MATRIX_LANE ($(uname -m), booted in $(cat $R/boot-seconds) s)"
   echo "kernel: $(uname -r) ($(uname -v))"
   echo "cpus: $(nproc)  mem: $(awk '/MemTotal/ {print $2 " kB"}' /proc/meminfo)"
   echo "debian: $(cat /etc/debian_version)  python: $(cat $R/python)  bcc: $(cat $R/bcc)"

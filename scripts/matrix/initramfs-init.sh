@@ -2,7 +2,7 @@
 # /init of the kernel-matrix initramfs (busybox only). PID 1 in the guest:
 #   1. loads the virtio + 9p modules of the guest kernel (copied from the rootfs, listed in /modules.list in load order)
 #   2. mounts the three 9p shares: rootfs (read-only), repo (read-only), results (writable)
-#   3. mounts proc, sys, devtmpfs, debugfs, tracefs and tmpfs (/tmp, /run, /var/tmp) inside the rootfs
+#   3. mounts proc, sys, devtmpfs, debugfs, tracefs, securityfs and tmpfs (/tmp, /run, /var/tmp) inside the rootfs
 #   4. runs /repo/scripts/matrix/guest-run.sh chrooted into the rootfs (Debian's bash, python3, bcc)
 #   5. powers off. If anything above fails it still powers off, after saying why on the serial console.
 /bin/busybox --install -s /bin
@@ -47,6 +47,7 @@ mount -t devpts devpts dev/pts
 mount -t tmpfs tmpfs dev/shm
 mount -t debugfs debugfs sys/kernel/debug || say "no debugfs"
 mount -t tracefs tracefs sys/kernel/tracing || say "no tracefs at /sys/kernel/tracing"
+mount -t securityfs securityfs sys/kernel/security || say "no securityfs"   # lesson 000 reads the lockdown state
 for d in tmp run var/tmp root; do mount -t tmpfs -o mode=1777 tmpfs "$d" || fail "cannot mount tmpfs on /$d"; done
 chmod 700 root
 

@@ -1,6 +1,7 @@
 # The kernel-matrix lanes: one stock Debian kernel each, with that suite's own bcc and matching headers.
 # Sourced by scripts/kernel-matrix.sh. lane_def NAME sets:
 #   SUITE     the Debian suite mmdebstrap bootstraps
+#   ARCH      the Debian architecture of the rootfs and kernel (amd64, arm64); arch_def ARCH says how to boot it
 #   SOURCES   apt source lines (one per line) for that suite, its updates and its security archive
 #   KERNEL    the packages that bring the kernel image and its matching headers (and, on bookworm, bpftool:
 #             bullseye's bpftool comes from the kernel's source package in bullseye-security, whose pool
@@ -8,16 +9,28 @@
 #             with the bpf() command bpftool uses, and read BTF offsets with the lesson's own parser only)
 # Every lane also gets COMMON_PACKAGES. Changing any of these rebuilds that lane's root filesystem.
 
-ALL_LANES="bookworm-6.1 bookworm-6.12 bullseye-5.10"
+# Every lane, in the order `make test-kernels` runs them (the longest first: the arm64 lane is emulated
+# instruction by instruction on an x86 host, so it starts first and the x86 guests fill the other core).
+ALL_LANES="trixie-arm64 bookworm-6.1 bookworm-6.12 bullseye-5.10 trixie-6.12"
+# CI mode (`make test-kernels-ci`), three guests, as many as fit CI's time on 2 cores: the oldest userland
+# (bullseye: bcc 0.18, Python 3.9, kernel 5.10), the newest (trixie: bcc 0.31, Python 3.13, kernel 6.12,
+# standing in for bookworm-6.12, the same kernel version) and arm64. Bookworm's userland (bcc 0.26,
+# Python 3.11) is the host's, tested by `make test`; the full matrix keeps bookworm-6.1 and bookworm-6.12.
+CI_LANES="trixie-arm64 bullseye-5.10 trixie-6.12"
+# CI mode: these lanes share out the robustness, forced-kprobe and exercise tests (each runs every n-th,
+# from its k-th; conftest.py, LESSONS_SHARD). The others, the arm64 lane (emulating it costs ~2x the CPU of
+# an x86 guest), run every lesson test file and nothing else.
+CI_SHARE_LANES="bullseye-5.10 trixie-6.12"
 
 # bcc (tools + Python module), the test runner, and what the harness and lessons call.
-# python3-pytest-timeout is in both bookworm and bullseye.
+# python3-pytest-timeout is in bullseye, bookworm and trixie.
 COMMON_PACKAGES="bpfcc-tools python3-bpfcc python3-pytest python3-pytest-timeout make procps kmod coreutils util-linux"
 
 MIRROR=http://deb.debian.org/debian
 SECURITY=http://deb.debian.org/debian-security
 
 lane_def() {
+  ARCH=amd64
   case "$1" in
     bookworm-6.1)    # Debian 12's default kernel
       SUITE=bookworm
@@ -28,9 +41,46 @@ lane_def() {
     bullseye-5.10)   # Debian 11: kernel 5.10, bcc 0.18, Python 3.9
       SUITE=bullseye
       KERNEL="linux-image-amd64 linux-headers-amd64" ;;
+    trixie-6.12)     # Debian 13: kernel 6.12, bcc 0.31, Python 3.13
+      SUITE=trixie
+      KERNEL="linux-image-amd64 linux-headers-amd64 bpftool" ;;
+    trixie-arm64)    # Debian 13 on arm64 (a Raspberry Pi 4/5, an Ampere or Graviton server, a Mac's Linux VM)
+      SUITE=trixie ARCH=arm64
+      # busybox-static: the initramfs's busybox must be an arm64 one too (scripts/matrix/mkinitramfs.sh)
+      KERNEL="linux-image-arm64 linux-headers-arm64 bpftool busybox-static" ;;
     *) return 1 ;;
   esac
   SOURCES="deb $MIRROR $SUITE main
 deb $MIRROR $SUITE-updates main
 deb $SECURITY $SUITE-security main"
+}
+
+# arch_def ARCH sets how a guest of that architecture boots under TCG:
+#   QEMU_SYSTEM   the qemu binary          MACHINE   its -machine          CPU    its default -cpu (MATRIX_CPU)
+#   CONSOLE       the serial console's name on the kernel command line
+#   QEMU_ARCH     the name qemu-user (binfmt_misc) knows the architecture by, to run its maintainer scripts
+#                 while mmdebstrap builds a foreign rootfs
+#   ARCH_ACCEL    the default -accel (MATRIX_ACCEL)
+#   ARCH_SLOWER   how much slower than an x86 guest its tests run on an x86 host (measured: ~2x the CPU
+#                 seconds per lesson test); the waits' scale, and the default time in qemu, are multiplied by it
+#   ARCH_NICE     the guest's nice value. The arm64 lane is the matrix's longest chain (~8 min of rootfs build
+#                 under qemu-user, then its tests at half an x86 guest's speed): the x86 guests yield to it, and
+#                 take the CPU it leaves (alone, or against each other, nice changes nothing).
+arch_def() {
+  case "$1" in
+    amd64)
+      QEMU_SYSTEM=qemu-system-x86_64 MACHINE=pc CPU=qemu64 CONSOLE=ttyS0 QEMU_ARCH=x86_64
+      # One host thread runs both vCPUs (thread=single), so two guests fill the 2 cores; three at once share
+      # them and end together, sooner than two then one. Measured: two thread=multi guests at once each ran
+      # >2x slower.
+      ARCH_ACCEL=tcg,thread=single ARCH_SLOWER=1 ARCH_NICE=10 ;;
+    arm64)
+      # -cpu max emulates pointer authentication with QARMA, which costs ~3x at boot and 1.6x compiling a BPF
+      # program; pauth-impdef=on keeps pauth but with a cheap IMPLEMENTATION DEFINED algorithm.
+      # thread=single too: thread=multi used ~20% more CPU for the same tests (their wall time was the same
+      # with other guests running), and the x86 guests get the second core.
+      QEMU_SYSTEM=qemu-system-aarch64 MACHINE=virt CPU=max,pauth-impdef=on CONSOLE=ttyAMA0 QEMU_ARCH=aarch64
+      ARCH_ACCEL=tcg,thread=single ARCH_SLOWER=2 ARCH_NICE=0 ;;
+    *) return 1 ;;
+  esac
 }

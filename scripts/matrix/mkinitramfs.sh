@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# mkinitramfs.sh ROOTFS KVER OUT.cpio.gz — the kernel-matrix initramfs: a static busybox, /init
-# (initramfs-init.sh), and the guest kernel's own virtio/9p modules taken from ROOTFS/lib/modules/KVER,
-# with their dependencies, uncompressed (busybox insmod cannot read .ko.xz/.ko.zst), in load order.
+# mkinitramfs.sh ROOTFS KVER OUT.cpio.gz [BUSYBOX] — the kernel-matrix initramfs: a static busybox (BUSYBOX,
+# default the host's: a guest of another architecture needs its own, e.g. ROOTFS/usr/bin/busybox from that
+# architecture's busybox-static), /init (initramfs-init.sh), and the guest kernel's own virtio/9p modules taken
+# from ROOTFS/lib/modules/KVER, with their dependencies, uncompressed (busybox insmod cannot read
+# .ko.xz/.ko.zst), in load order.
 set -euo pipefail
-rootfs=$1 kver=$2 out=$3
+rootfs=$1 kver=$2 out=$3 busybox=${4:-$(command -v busybox || true)}
 here=$(cd "$(dirname "$0")" && pwd)
 moddir=$rootfs/lib/modules/$kver
 [ -f "$moddir/modules.dep" ] || { echo "mkinitramfs: no $moddir/modules.dep" >&2; exit 1; }
-busybox=$(command -v busybox || true)
-# ldd fails on a static binary ("not a dynamic executable"): the initramfs has no libc.
-[ -n "$busybox" ] && ! ldd "$busybox" >/dev/null 2>&1 \
-  || { echo "mkinitramfs: need a static busybox (apt-get install busybox-static)" >&2; exit 1; }
+# ldd fails on a static binary ("not a dynamic executable"), of this architecture or another: the initramfs
+# has no libc.
+[ -n "$busybox" ] && [ -f "$busybox" ] && ! ldd "$busybox" >/dev/null 2>&1 \
+  || { echo "mkinitramfs: need a static busybox, not '$busybox' (apt-get install busybox-static)" >&2; exit 1; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -12,7 +12,8 @@ import re
 import sys
 import xml.etree.ElementTree as ET
 
-LANE_ORDER = ["bookworm-6.1", "bookworm-6.12", "bullseye-5.10", "host"]
+# Columns, left to right: x86-64 guests oldest suite first, the arm64 guest, then the host.
+LANE_ORDER = ["bullseye-5.10", "bookworm-6.1", "bookworm-6.12", "trixie-6.12", "trixie-arm64", "host"]
 LESSON_DIR = re.compile(r"^(\d{3})_\w+$")
 
 
@@ -69,6 +70,11 @@ class Lane:
     def __init__(self, name, path):
         self.name, self.path = name, path
         self.kernel = read(os.path.join(path, "kernel"), "?")
+        self.arch = read(os.path.join(path, "arch"), "?")         # uname -m: x86_64, aarch64
+        try:   # guest: seconds from the kernel's start to the suite's
+            self.boot = float(read(os.path.join(path, "boot-seconds"), ""))
+        except ValueError:
+            self.boot = None
         self.bcc = read(os.path.join(path, "bcc"), "?").splitlines()[-1:] or ["?"]
         self.bcc = self.bcc[0]
         self.python = read(os.path.join(path, "python"), "?")
@@ -76,8 +82,11 @@ class Lane:
         self.date = read(os.path.join(path, "date"), "?")
         self.commit = read(os.path.join(path, "commit"), "?")
         self.timing = kv(os.path.join(path, "timing"))
-        # CI mode (`make test-kernels-ci`): this guest ran share k/n of the robustness tests
-        self.shard = kv(os.path.join(path, "guest.env")).get("MATRIX_SHARD", "").strip("'\"")
+        # CI mode (`make test-kernels-ci`): this guest ran share k/n of the robustness tests, or (the arm64 lane)
+        # the lesson test files only
+        env = kv(os.path.join(path, "guest.env"))
+        self.shard = env.get("MATRIX_SHARD", "").strip("'\"")
+        self.lessons_only = "MATRIX_TESTS" in env and "test_robustness" not in env["MATRIX_TESTS"]
         self.rc = read(os.path.join(path, "rc"), None)
         self.errors = []            # why the lane is red, beyond failing tests
         self.files = {}             # test file -> {"passed", "failed", "skipped", "auto": set()}
@@ -124,8 +133,9 @@ class Lane:
 
     def header(self):
         kind = "host" if self.name == "host" else "QEMU/TCG"
-        share = "<br>CI share %s" % self.shard if self.shard else ""
-        return "%s (%s)<br>%s<br>bcc %s, Python %s%s" % (self.name, kind, self.kernel, self.bcc, self.python, share)
+        share = "<br>CI share %s" % self.shard if self.shard else ("<br>lesson tests only" if self.lessons_only else "")
+        return "%s (%s, %s)<br>%s<br>bcc %s, Python %s%s" % (
+            self.name, kind, self.arch, self.kernel, self.bcc, self.python, share)
 
     def cell(self, test_file):
         f = self.files.get(test_file)
@@ -174,17 +184,20 @@ def table(lanes, lessons_dir):
 
 
 def details(lanes):
-    out = ["| lane | Debian | kernel | bcc | Python | tests run | guest wall time | rootfs build | run (UTC), commit |",
-           "|---|---|---|---|---|---|---|---|---|"]
+    out = ["| lane | architecture | Debian | kernel | bcc | Python | tests run | guest wall time | rootfs build "
+           "| run (UTC), commit |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
     for l in lanes:
         n = sum(f["passed"] + f["failed"] + f["skipped"] for f in l.files.values())
         build = l.timing.get("build_seconds", "?")
         build = "cached" if build == "0" and l.name != "host" else ("—" if l.name == "host" else build + " s")
         wall = "%s s" % l.timing.get("guest_seconds", "?")
+        if l.boot is not None:
+            wall += " (boot %.0f s)" % l.boot
         if l.timing.get("source"):   # CI: the host's column is taken from the `make test` run just before
             wall += " (in %s)" % l.timing["source"]
-        out.append("| %s | %s | %s | %s | %s | %d | %s | %s | %s, %s |" % (
-            l.name, l.os, l.kernel, l.bcc, l.python, n, wall, build, l.date, l.commit))
+        out.append("| %s | %s | %s | %s | %s | %s | %d | %s | %s | %s, %s |" % (
+            l.name, l.arch, l.os, l.kernel, l.bcc, l.python, n, wall, build, l.date, l.commit))
     return out
 
 
@@ -232,6 +245,60 @@ def take_junit(src, dest, test_paths):
     return 1 if failed else 0
 
 
+# The prose around the tables, in English and in Chinese (the website shows each page in both); the tables are
+# the same in both.
+PROSE = {
+    "en": {
+        "title": "# Compatibility: which kernels the lessons were tested on",
+        "other": "[中文](compatibility.zh.md)",
+        "intro": "Every lesson's tests, run inside stock Debian kernels booted under QEMU (software emulation, 2 vCPUs; "
+                 "x86_64 guests, and an aarch64 one emulated on the same x86-64 machine), each with its own suite's bcc "
+                 "and matching kernel headers, and on the host the tests normally run on. Each column names the lane's "
+                 "architecture, kernel, bcc and Python. A cell is *passed/run* for that lesson's test file; `auto=` is "
+                 "the probe kind `--probe auto` attached (a kprobe wherever the kernel has kprobes, the tracepoint where "
+                 "it does not). A lane marked *CI share k/n* ran in CI mode (`make test-kernels-ci`): every lesson test "
+                 "except `test_forced_kprobe`, and every n-th robustness, exercise and `test_forced_kprobe` test from "
+                 "the k-th, so that the guests together run each of those once; one marked *lesson tests only* ran "
+                 "every lesson test and nothing else (in CI, the arm64 lane: `make test-kernels` runs the rest there too).",
+        "lanes": "## Lanes", "failures": "## Failures", "none": "None.", "how": "## How to reproduce",
+        "logs": "Per-lane logs (serial console, pytest output, junit.xml) are in `results/kernel-matrix/<lane>/`.",
+    },
+    "zh": {
+        "title": "# 兼容性：课程在哪些内核上测试过",
+        "other": "[English](compatibility.md)",
+        "intro": "每一课的测试都在 QEMU 启动的 Debian 发行版内核里运行（软件模拟，2 个 vCPU；有 x86_64 客户机，"
+                 "也有在同一台 x86-64 机器上模拟的 aarch64 客户机），每个内核配它所在发行版自己的 bcc 和匹配的内核头文件；"
+                 "也在平时跑测试的主机上运行。每一列写明这一通道的体系结构、内核、bcc 和 Python。"
+                 "格子里是该课测试文件的 *通过数/运行数*；`auto=` 是 `--probe auto` 附加的探针种类"
+                 "（内核有 kprobe 的地方用 kprobe，没有的地方用跟踪点）。标着 *CI share k/n* 的通道是在 CI 模式"
+                 "（`make test-kernels-ci`）下运行的：除 `test_forced_kprobe` 之外的每个课程测试都跑，健壮性测试、"
+                 "练习测试和 `test_forced_kprobe` 从第 k 个起每 n 个跑一个，几个客户机合起来每个测试正好跑一次。"
+                 "标着 *lesson tests only* 的通道只跑课程测试（CI 里的 arm64 通道；`make test-kernels` 在那里也跑其余的测试）。",
+        "lanes": "## 通道", "failures": "## 失败", "none": "没有。", "how": "## 怎样复现",
+        "logs": "每个通道的日志（串口控制台、pytest 输出、junit.xml）在 `results/kernel-matrix/<通道>/` 里。",
+    },
+}
+
+
+def document(lang, tab, lanes_table, probs):
+    t = PROSE[lang]
+    return [
+        t["title"], "", t["other"], "",
+        "<!-- Generated by scripts/kernel-matrix.sh (`sudo make test-kernels`) from results/kernel-matrix/. "
+        "Do not edit: re-run the matrix. scripts/matrix/check_compat.py fails when a lesson folder is missing here. -->",
+        "", t["intro"], "",
+    ] + tab + ["", t["lanes"], ""] + lanes_table + ["", t["failures"], ""] + (probs or [t["none"]]) + [""] + [
+        t["how"], "",
+        "```",
+        "sudo make test-kernels                          # host + every lane, every test everywhere",
+        "sudo make test-kernels-ci                       # CI mode: fewer lanes, robustness tests shared out",
+        "sudo bash scripts/kernel-matrix.sh bullseye-5.10   # one lane",
+        "sudo bash scripts/kernel-matrix.sh trixie-arm64    # the arm64 lane (qemu-system-aarch64)",
+        "```",
+        "", t["logs"], "",
+    ]
+
+
 def main():
     if sys.argv[1:2] == ["--take-junit"]:
         if len(sys.argv) < 5:
@@ -261,38 +328,11 @@ def main():
         print("\nProblems:\n" + "\n".join(probs))
 
     if args.doc:
-        doc = [
-            "# Compatibility: which kernels the lessons were tested on",
-            "",
-            "<!-- Generated by scripts/kernel-matrix.sh (`sudo make test-kernels`) from results/kernel-matrix/. "
-            "Do not edit: re-run the matrix. scripts/matrix/check_compat.py fails when a lesson folder is missing here. -->",
-            "",
-            "Every lesson's tests, run inside stock Debian kernels booted under QEMU (software emulation, 2 vCPUs), "
-            "each with its own suite's bcc and matching kernel headers, and on the host the tests normally run on. "
-            "A cell is *passed/run* for that lesson's test file; `auto=` is the probe kind `--probe auto` attached "
-            "(a kprobe wherever the kernel has kprobes, the tracepoint where it does not). A lane marked "
-            "*CI share k/n* ran in CI mode (`make test-kernels-ci`): every lesson test except `test_forced_kprobe`, "
-            "and every n-th robustness and `test_forced_kprobe` test from the k-th, so that the guests together run "
-            "each of those once.",
-            "",
-        ] + tab + ["", "## Lanes", ""] + details(lanes) + [""]
-        doc += ["## Failures", ""] + (probs or ["None."]) + [""]
-        doc += [
-            "## How to reproduce",
-            "",
-            "```",
-            "sudo make test-kernels                          # host + all three kernels, every test everywhere",
-            "sudo make test-kernels-ci                       # CI mode: robustness and forced-kprobe tests shared out",
-            "sudo bash scripts/kernel-matrix.sh bullseye-5.10   # one lane",
-            "```",
-            "",
-            "Per-lane logs (serial console, pytest output, junit.xml) are in `results/kernel-matrix/<lane>/`.",
-            "",
-        ]
-        os.makedirs(os.path.dirname(args.doc) or ".", exist_ok=True)
-        with open(args.doc, "w", encoding="utf-8") as f:
-            f.write("\n".join(doc))
-        print("\nwrote %s" % args.doc)
+        for lang, path in (("en", args.doc), ("zh", args.doc[:-3] + ".zh.md")):
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write("\n".join(document(lang, tab, details(lanes), probs)))
+            print("wrote %s" % path)
 
     bad = [l.name for l in lanes if l.name in args.ran and not l.ok]
     if bad:

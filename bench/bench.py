@@ -32,7 +32,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results.json"
+HERE = ROOT / "bench"
+RESULTS = HERE / "results.json"
 CHART = ROOT / "img" / "bench.svg"
 LESSON_008 = ROOT / "lessons" / "008_execve" / "execve.py"
 READY = re.compile(r"^Tracing .*Ctrl-C to end")       # every lesson's ready line
@@ -903,16 +904,68 @@ def other_cpu(start, end, wall):
     return {"wall_s": wall, "busy_s": busy, "ours_s": ours, "others_s": max(busy - ours, 0.0), "steal_s": steal}
 
 
+def summary(result):
+    """What a run printed: the machine, the load, the table, the goals (markdown)."""
+    m, c = result["machine"], result["cpu_during_run"]
+    return ("Machine: %s, Linux %s, %d CPUs (%s); bcc %s, %s.\n"
+            "Load average (1 min) before the run %.2f; during the run's %.0f s, CPU time of other processes and the "
+            "kernel's own threads %.1f s, stolen by the hypervisor %.1f s. Median of %d runs [min–max].\n\n" % (
+                m["os"], m["kernel"], m["cpus"], m["cpu"], m["bcc"], m["bpftrace"] or "no bpftrace",
+                result["load_start"][0], c["wall_s"], c["others_s"], c["steal_s"], result["settings"]["runs"])
+            + table(result["rows"]) + "\n" + goals(result["rows"]))
+
+
 def report(result):
-    print("## Delivery benchmark: %s, %s, %d CPUs (%s); bcc %s, %s" % (
-        result["machine"]["os"], result["machine"]["kernel"], result["machine"]["cpus"], result["machine"]["cpu"],
-        result["machine"]["bcc"], result["machine"]["bpftrace"] or "no bpftrace"))
-    c = result["cpu_during_run"]
-    print("load average (1 min) before the run %.2f; during the run's %.0f s, CPU time of other processes and the "
-          "kernel's own threads %.1f s, stolen by the hypervisor %.1f s; median of %d runs [min–max]\n" % (
-              result["load_start"][0], c["wall_s"], c["others_s"], c["steal_s"], result["settings"]["runs"]))
-    print(table(result["rows"]))
-    print(goals(result["rows"]))
+    print("## Delivery benchmark\n\n" + summary(result))
+
+
+# The README's results section, in each language: written from results.json by every full run and by
+# --chart-only, so that the pages always show the committed numbers.
+READMES = {"en": HERE / "README.md", "zh": HERE / "README.zh.md"}
+SECTION = ("<!-- results: written by bench.py from results.json -->\n", "<!-- end of results -->\n")
+ZH = [   # (English, 中文) in the order they are replaced: longer phrases first
+    ("| workload | delivery path | delivered | lost (reported) | events/s delivered | consumer CPU µs/event "
+     "| workload time | slowdown |", "| 负载 | 传递路径 | 送达 | 丢失（报告的） | 每秒送达事件 | 读取方每事件 CPU µs | 负载耗时 | 减慢 |"),
+    ("untraced (no probe)", "不跟踪（无探针）"), ("trace pipe, default buffer", "trace_pipe，默认缓冲区"),
+    ("trace pipe", "trace_pipe"), ("perf buffer", "perf 缓冲区"), ("ring buffer", "BPF 环形缓冲区"),
+    ("bcc default", "bcc 默认值"), ("pages/CPU", "页/CPU"), (" pages", " 页"), ("read every", "每隔"),
+    (" ms |", " ms 读一次 |"),
+    ("bpftrace one-liner, printf per event", "bpftrace 单行程序，每事件一次 printf"),
+    ("lesson 008 execve.py (all execs, printed)", "第 008 课 execve.py（所有 exec，打印）"),
+    ("bpftrace like lesson 008 (all execs, printed)", "与第 008 课相同的 bpftrace（所有 exec，打印）"),
+    ("Machine: ", "机器："), (" CPUs", " 个 CPU"), ("); bcc ", ")；bcc "),
+    ("Load average (1 min) before the run", "运行前 1 分钟平均负载"), ("; during the run's", "；运行的"),
+    (" s, CPU time of other processes and the kernel's own threads", " 秒里，其他进程和内核自身线程的 CPU 时间"),
+    (" s, stolen by the hypervisor", " 秒，被虚拟机监控器占用"), (" s. Median of ", " 秒。取 "),
+    (" runs [min–max].", " 次运行的中位数 [最小–最大]。"),
+    ("- lesson 008, ", "- 第 008 课，"), ("-exec storm: lost at most", " 次 exec 风暴：最多丢失"),
+    (", delivered at least", "，至少送达"), (" of ", " / "),
+    ("- lesson 008 slows the storm less than bpftrace's equivalent: ", "- 第 008 课让风暴减慢得比对应的 bpftrace 少："),
+    ("- ≥ 1M events/s delivered with 0 loss: ", "- 零丢失、每秒送达 ≥ 1M 事件："), (" on getpid (", " 于 getpid（"),
+    ("/s); ", "/s)；"), ("MET by ", "达成，路径："), (" ms 于 getpid", " ms 读一次，于 getpid"), ("NOT MET", "未达成"), (": MET", "：达成"),
+    # then the punctuation of what is left: Chinese commas and parentheses (the table has no code in it)
+    (", ", "，"), (" (", "（"), ("(", "（"), (")", "）"),
+]
+
+
+def results_section(result, lang):
+    text = summary(result)
+    if lang == "zh":
+        for en, zh in ZH:
+            text = text.replace(en, zh)
+    return text
+
+
+def write_readmes(result):
+    """Replace each README's results section (between the SECTION markers) with this result's."""
+    for lang, path in READMES.items():
+        text = path.read_text()
+        start, end = text.find(SECTION[0]), text.find(SECTION[1])
+        if start < 0 or end < start:
+            print("note: %s has no results section (%s): left as it is" % (path, SECTION[0].strip()), file=sys.stderr)
+            continue
+        path.write_text(text[:start + len(SECTION[0])] + results_section(result, lang) + text[end:])
+        print("results section: %s" % path)
 
 
 def main():
@@ -926,6 +979,8 @@ def main():
         report(result)
         chart(result, args.svg or CHART)
         print("chart: %s" % (args.svg or CHART))
+        if src == RESULTS:
+            write_readmes(result)
         return 0
     if os.geteuid() != 0:
         sys.exit("error: the benchmark loads BPF programs and needs root: sudo make bench")
@@ -1003,6 +1058,8 @@ def main():
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         args.json_out.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
         print("results: %s" % args.json_out)
+        if args.json_out == RESULTS:
+            write_readmes(result)
     if args.svg_out:
         chart(result, args.svg_out)
         print("chart: %s" % args.svg_out)

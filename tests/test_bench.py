@@ -121,3 +121,13 @@ def test_ctrl_c_restores_trace_buffer_and_detaches(bpf_ready):
     if bpftool:
         progs = subprocess.run([bpftool, "prog", "show"], stdout=subprocess.PIPE, timeout=30).stdout.decode()
         assert "on_getpid" not in progs, "the benchmark's program is still loaded"
+
+
+def test_readmes_show_the_committed_results():
+    """bench/README.md and README.zh.md show bench/results.json's numbers (bench.py writes both sections)."""
+    bench = bench_ids()
+    result = json.loads(bench.RESULTS.read_text())
+    for lang, path in bench.READMES.items():
+        text = path.read_text()
+        start, end = text.index(bench.SECTION[0]) + len(bench.SECTION[0]), text.index(bench.SECTION[1])
+        assert text[start:end] == bench.results_section(result, lang), "%s: run bench/bench.py --chart-only" % path

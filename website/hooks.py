@@ -39,7 +39,6 @@ PAGES = ["*.md", "lessons/[0-9][0-9][0-9]_*/**/*.md", "notes/*.md", "docs/*.md",
 # its twin (X.md and X.zh.md), or the build fails.
 ENGLISH_ONLY = {
     "docs/compatibility.md": "written by scripts/kernel-matrix.sh",
-    "bench/README.md": "the benchmark's notes",
 }
 HOME_ZH_HEADING = "## 中文说明"   # while there is no README.zh.md, the Chinese home is made from this section
 CODE = {".py": "python", ".c": "c", ".h": "c", ".sh": "bash", ".txt": "text", ".json": "json", ".yml": "yaml"}

@@ -5,7 +5,8 @@
 #   1. apt packages: bcc (python3-bpfcc, bpfcc-tools), bpftool, python3-venv; clang, libbpf-dev and
 #      python3-matplotlib for the documentation checks and figures
 #   2. kernel headers: linux-headers-$(uname -r) where the distro has it; otherwise the distro's
-#      generic headers linked in as /lib/modules/$(uname -r)/{build,source} (a FALLBACK: bcc compiles,
+#      generic headers (Debian: linux-headers-amd64 or linux-headers-arm64, by dpkg's architecture;
+#      Ubuntu: linux-headers-generic, on either architecture) linked in as /lib/modules/$(uname -r)/{build,source} (a FALLBACK: bcc compiles,
 #      but struct layouts may differ from the running kernel)
 #   3. debugfs and tracefs mounted (bcc reads trace_pipe and tracepoint formats there)
 #   4. .venv: a Python environment on the distro's python3 that sees the distro's bcc, plus requirements.txt

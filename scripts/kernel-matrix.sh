@@ -17,13 +17,14 @@
 #
 # Knobs (environment): MATRIX_CACHE (/var/cache/bpf-lessons-matrix), MATRIX_JOBS (guests booted at once, 4),
 # MATRIX_ACCEL (the architecture's default in lanes.sh: tcg,thread=single), MATRIX_QEMU_TIMEOUT (seconds per
-# guest; default 3000 for an x86 guest, a full lane took ~1,700 s with three at once, and ARCH_SLOWER times
-# that for an arm64 one), MATRIX_BUILD_TIMEOUT (seconds per rootfs build, 2400), MATRIX_TIME_SCALE
-# (LESSONS_TIME_SCALE in an x86 guest, 6: a guest gets 2/3 of a core; an arm64 guest's is ARCH_SLOWER times
-# it), MATRIX_MEM (3G), MATRIX_SMP (2), MATRIX_CPU (the architecture's default: qemu64, max,pauth-impdef=on),
-# MATRIX_SHARD (set: CI mode, the lanes $CI_LANES; each of the $CI_SHARE_LANES guests runs every lesson test
-# but only its share of tests/test_robustness.py and of the test_forced_kprobe tests, so that they together
-# run each of those once, and the others (arm64) run the lesson tests only; conftest.py,
+# guest; default 7200 for an x86 guest: a full lane, exercises included, takes ~2,500 CPU seconds, and four
+# guests at once get half a core each; ARCH_SLOWER times that for an arm64 one), MATRIX_BUILD_TIMEOUT
+# (seconds per rootfs build, 2400), MATRIX_TIME_SCALE (LESSONS_TIME_SCALE in an x86 guest, 8: a guest gets
+# half a core; an arm64 guest's is ARCH_SLOWER times it), MATRIX_MEM (3G), MATRIX_SMP (2), MATRIX_CPU (the
+# architecture's default: qemu64, max,pauth-impdef=on), MATRIX_SHARD (set: CI mode, the lanes $CI_LANES;
+# each of the $CI_SHARE_LANES guests runs every lesson test but only its share of tests/test_robustness.py,
+# tests/test_exercises.py and the test_forced_kprobe tests, so that they together run each of those once,
+# and the others (arm64) run the lesson tests only; conftest.py,
 # `make test-kernels-ci`),
 # MATRIX_HOST_JUNIT (CI: the junit.xml `make test` wrote; the host column is taken from it instead of running
 # the suite on the host a second time), MATRIX_APPEND (extra kernel command line), MATRIX_TESTS (pytest's
@@ -39,11 +40,11 @@ REPO=$(pwd)
 CACHE=${MATRIX_CACHE:-/var/cache/bpf-lessons-matrix}
 OUT=$REPO/results/kernel-matrix
 JOBS=${MATRIX_JOBS:-4}
-QEMU_TIMEOUT=${MATRIX_QEMU_TIMEOUT:-}   # empty: 3000 s x the architecture's ARCH_SLOWER
+QEMU_TIMEOUT=${MATRIX_QEMU_TIMEOUT:-}   # empty: 7200 s x the architecture's ARCH_SLOWER
 # One rootfs build: ~1 min for an x86 lane; ~8 min for the arm64 one, whose maintainer scripts (python's
 # byte-compilation, depmod, ...) run under qemu-user.
 BUILD_TIMEOUT=${MATRIX_BUILD_TIMEOUT:-2400}
-TIME_SCALE=${MATRIX_TIME_SCALE:-6}
+TIME_SCALE=${MATRIX_TIME_SCALE:-8}
 MEM=${MATRIX_MEM:-3G}
 SMP=${MATRIX_SMP:-2}
 # The lesson test files: what depends on the kernel. Cross-cutting checks (docs, notebooks, set-up) are
@@ -175,7 +176,7 @@ run_lane() {  # run_lane LANE SHARD TESTS — boot the lane's kernel, run TESTS 
   # An architecture that emulates slower gets its waits, and by default its time in qemu, scaled by
   # ARCH_SLOWER. A MATRIX_QEMU_TIMEOUT given (CI) is every guest's deadline as it is.
   scale=$(awk -v a="$TIME_SCALE" -v b="$ARCH_SLOWER" 'BEGIN { print a * b }')
-  limit=${QEMU_TIMEOUT:-$(awk -v b="$ARCH_SLOWER" 'BEGIN { printf "%d", 3000 * b }')}
+  limit=${QEMU_TIMEOUT:-$(awk -v b="$ARCH_SLOWER" 'BEGIN { printf "%d", 7200 * b }')}
   rm -rf "$res"
   mkdir -p "$res"
   {  # sourced by the guest's bash: %q quotes every value safely

@@ -259,7 +259,9 @@ PROSE = {
                  "it does not). A lane marked *CI share k/n* ran in CI mode (`make test-kernels-ci`): every lesson test "
                  "except `test_forced_kprobe`, and every n-th robustness, exercise and `test_forced_kprobe` test from "
                  "the k-th, so that the guests together run each of those once; one marked *lesson tests only* ran "
-                 "every lesson test and nothing else (in CI, the arm64 lane: `make test-kernels` runs the rest there too).",
+                 "every lesson test and nothing else (in CI, the arm64 lane). In a full run the arm64 lane runs the lesson "
+                 "and exercise tests; the robustness tests (signals, escaping, losses: the Python side) run on the x86-64 "
+                 "lanes and the host.",
         "lanes": "## Lanes", "failures": "## Failures", "none": "None.", "how": "## How to reproduce",
         "logs": "Per-lane logs (serial console, pytest output, junit.xml) are in `results/kernel-matrix/<lane>/`.",
     },
@@ -273,7 +275,8 @@ PROSE = {
                  "（内核有 kprobe 的地方用 kprobe，没有的地方用跟踪点）。标着 *CI share k/n* 的通道是在 CI 模式"
                  "（`make test-kernels-ci`）下运行的：除 `test_forced_kprobe` 之外的每个课程测试都跑，健壮性测试、"
                  "练习测试和 `test_forced_kprobe` 从第 k 个起每 n 个跑一个，几个客户机合起来每个测试正好跑一次。"
-                 "标着 *lesson tests only* 的通道只跑课程测试（CI 里的 arm64 通道；`make test-kernels` 在那里也跑其余的测试）。",
+                 "标着 *lesson tests only* 的通道只跑课程测试（CI 里的 arm64 通道）。完整运行时，arm64 通道跑课程测试和练习测试；"
+                 "健壮性测试（信号、转义、丢失计数，都是 Python 这一侧的行为）在 x86-64 通道和主机上跑。",
         "lanes": "## 通道", "failures": "## 失败", "none": "没有。", "how": "## 怎样复现",
         "logs": "每个通道的日志（串口控制台、pytest 输出、junit.xml）在 `results/kernel-matrix/<通道>/` 里。",
     },
@@ -291,7 +294,7 @@ def document(lang, tab, lanes_table, probs):
         t["how"], "",
         "```",
         "sudo make test-kernels                          # host + every lane, every test everywhere",
-        "sudo make test-kernels-ci                       # CI mode: fewer lanes, robustness tests shared out",
+        "sudo make test-kernels-ci                       # CI mode: three lanes, robustness and exercise tests shared out",
         "sudo bash scripts/kernel-matrix.sh bullseye-5.10   # one lane",
         "sudo bash scripts/kernel-matrix.sh trixie-arm64    # the arm64 lane (qemu-system-aarch64)",
         "```",

@@ -86,7 +86,9 @@ class Lane:
         # the lesson test files only
         env = kv(os.path.join(path, "guest.env"))
         self.shard = env.get("MATRIX_SHARD", "").strip("'\"")
-        self.lessons_only = "MATRIX_TESTS" in env and "test_robustness" not in env["MATRIX_TESTS"]
+        tests = env.get("MATRIX_TESTS", "test_robustness test_exercises")
+        self.lessons_only = "test_robustness" not in tests and "test_exercises" not in tests
+        self.no_robustness = "test_robustness" not in tests and not self.lessons_only
         self.rc = read(os.path.join(path, "rc"), None)
         self.errors = []            # why the lane is red, beyond failing tests
         self.files = {}             # test file -> {"passed", "failed", "skipped", "auto": set()}
@@ -133,7 +135,8 @@ class Lane:
 
     def header(self):
         kind = "host" if self.name == "host" else "QEMU/TCG"
-        share = "<br>CI share %s" % self.shard if self.shard else ("<br>lesson tests only" if self.lessons_only else "")
+        share = ("<br>CI share %s" % self.shard if self.shard else "<br>lesson tests only" if self.lessons_only
+                 else "<br>no robustness tests" if self.no_robustness else "")
         return "%s (%s, %s)<br>%s<br>bcc %s, Python %s%s" % (
             self.name, kind, self.arch, self.kernel, self.bcc, self.python, share)
 
@@ -260,7 +263,7 @@ PROSE = {
                  "except `test_forced_kprobe`, and every n-th robustness, exercise and `test_forced_kprobe` test from "
                  "the k-th, so that the guests together run each of those once; one marked *lesson tests only* ran "
                  "every lesson test and nothing else (in CI, the arm64 lane). In a full run the arm64 lane runs the lesson "
-                 "and exercise tests; the robustness tests (signals, escaping, losses: the Python side) run on the x86-64 "
+                 "and exercise tests (*no robustness tests*); the robustness tests (signals, escaping, losses: the Python side) run on the x86-64 "
                  "lanes and the host.",
         "lanes": "## Lanes", "failures": "## Failures", "none": "None.", "how": "## How to reproduce",
         "logs": "Per-lane logs (serial console, pytest output, junit.xml) are in `results/kernel-matrix/<lane>/`.",
@@ -275,7 +278,7 @@ PROSE = {
                  "（内核有 kprobe 的地方用 kprobe，没有的地方用跟踪点）。标着 *CI share k/n* 的通道是在 CI 模式"
                  "（`make test-kernels-ci`）下运行的：除 `test_forced_kprobe` 之外的每个课程测试都跑，健壮性测试、"
                  "练习测试和 `test_forced_kprobe` 从第 k 个起每 n 个跑一个，几个客户机合起来每个测试正好跑一次。"
-                 "标着 *lesson tests only* 的通道只跑课程测试（CI 里的 arm64 通道）。完整运行时，arm64 通道跑课程测试和练习测试；"
+                 "标着 *lesson tests only* 的通道只跑课程测试（CI 里的 arm64 通道）。完整运行时，arm64 通道跑课程测试和练习测试（*no robustness tests*）；"
                  "健壮性测试（信号、转义、丢失计数，都是 Python 这一侧的行为）在 x86-64 通道和主机上跑。",
         "lanes": "## 通道", "failures": "## 失败", "none": "没有。", "how": "## 怎样复现",
         "logs": "每个通道的日志（串口控制台、pytest 输出、junit.xml）在 `results/kernel-matrix/<通道>/` 里。",

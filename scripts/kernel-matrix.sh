@@ -17,7 +17,7 @@
 #
 # Knobs (environment): MATRIX_CACHE (/var/cache/bpf-lessons-matrix), MATRIX_JOBS (guests booted at once, 4),
 # MATRIX_ACCEL (the architecture's default in lanes.sh: tcg,thread=single), MATRIX_QEMU_TIMEOUT (seconds per
-# guest; default 7200 for an x86 guest: a full lane, exercises included, takes ~2,500 CPU seconds, and four
+# guest; default 7200 for an x86 guest: a full lane, exercises included, takes ~2,200 CPU seconds, and four
 # guests at once get half a core each; ARCH_SLOWER times that for an arm64 one), MATRIX_BUILD_TIMEOUT
 # (seconds per rootfs build, 2400), MATRIX_TIME_SCALE (LESSONS_TIME_SCALE in an x86 guest, 8: a guest gets
 # half a core; an arm64 guest's is ARCH_SLOWER times it), MATRIX_MEM (3G), MATRIX_SMP (2), MATRIX_CPU (the

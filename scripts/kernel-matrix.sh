@@ -23,7 +23,7 @@
 # half a core; an arm64 guest's is ARCH_SLOWER times it), MATRIX_MEM (3G), MATRIX_SMP (2), MATRIX_CPU (the
 # architecture's default: qemu64, max,pauth-impdef=on), MATRIX_SHARD (set: CI mode, the lanes $CI_LANES;
 # each of the $CI_SHARE_LANES guests runs every lesson test but only its share of tests/test_robustness.py,
-# tests/test_exercises.py and the test_forced_kprobe tests, so that they together run each of those once,
+# of the exercise tests conftest.py names in CI_EXERCISE_TESTS and of the test_forced_kprobe tests, so that they together run each of those once,
 # and the others (arm64) run the lesson tests only; conftest.py,
 # `make test-kernels-ci`),
 # MATRIX_HOST_JUNIT (CI: the junit.xml `make test` wrote; the host column is taken from it instead of running

@@ -774,11 +774,22 @@ def bpf_program_ids():
     return ids, "bpf(BPF_PROG_GET_NEXT_ID)"
 
 
-def blocks_signal(pid, sig):
-    """Whether process pid holds signal sig back (blocked: the SigBlk mask in /proc/PID/status)."""
+def holds_back(pid, sig, script):
+    """Whether process pid is the lesson `script` holding signal sig back with its own hold (plumbing's
+    pthread_sigmask), so that sig sent now waits for the lesson's handler.
+
+    Blocked alone is not that sign: between Popen's fork (vfork on Python 3.13) and exec the child has every
+    signal blocked, and a signal sent then stays pending through exec and kills the new Python before it has a
+    handler (exit -2, no output: Debian 13, 10 of 40 starts). So: the process has exec'd the lesson (its
+    cmdline names the script; read first, since exec happens once and the mask read after it is the lesson's),
+    Python has installed its SIGINT handler (SigCgt), and sig is blocked (SigBlk)."""
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        if os.fsencode(str(script)) not in f.read().split(b"\0"):
+            return False
     with open("/proc/%d/status" % pid) as f:
-        mask = next(int(line.split()[1], 16) for line in f if line.startswith("SigBlk:"))
-    return bool(mask & (1 << (sig - 1)))
+        masks = dict(line.split(":", 1) for line in f if line.startswith(("SigBlk:", "SigCgt:")))
+    bit = 1 << (sig - 1)
+    return bool(int(masks["SigBlk"], 16) & bit) and bool(int(masks["SigCgt"], 16) & (1 << (signal.SIGINT - 1)))
 
 
 def bpf_objects_of(pid):

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 import pytest
 
 from conftest import (CAPS, HOSTILE, LESSONS, READY, READY_TIMEOUT, EVENT_TIMEOUT, TIME_SCALE, LessonRun,
-                      bcc_probe_events, bpf_objects_of, bpf_program_ids, blocks_signal, event_stream,
+                      bcc_probe_events, bpf_objects_of, bpf_program_ids, holds_back, event_stream,
                       exec_from_parent, hold_trace_pipe,
                       path_max_program, pinned_to_one_cpu, run_to_exit, syscall_storm, trace_buffer_kb,
                       unique_program, until_seen, write_trace_marker)
@@ -134,14 +134,14 @@ def test_ctrl_c_while_a_lesson_starts_ends_it_quietly(bpf_ready, name, record_pr
     programs_before = bpf_program_ids()[0]
     run = LessonRun(SCRIPTS[name])
     try:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while run.proc.poll() is None and time.monotonic() < deadline:
+        deadline, held = time.monotonic() + READY_TIMEOUT, False
+        while not held and run.proc.poll() is None and time.monotonic() < deadline:
             try:
-                if blocks_signal(run.proc.pid, signal.SIGINT):
-                    break
-            except (OSError, StopIteration):   # it exited meanwhile
+                held = holds_back(run.proc.pid, signal.SIGINT, run.script)
+            except (OSError, KeyError):   # it exited meanwhile
                 break
             time.sleep(0.002)
+        assert held, "the lesson never held SIGINT back\n" + run.transcript()
         sent_before_ready = not any(READY.search(line) for line in run.lines)
         run.stop(signal.SIGINT, READY_TIMEOUT + STOP_BOUND)   # compile, attach, then the held signal stops it
     finally:

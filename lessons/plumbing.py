@@ -267,8 +267,8 @@ def run(b, args, what, read, header=None, trace_pipe=False, summary=None):
     """Say what is attached and that it is ready, call read() until Ctrl-C, SIGTERM, --duration or --count,
     report what was lost, and detach everything (a notebook's kernel lives on after the cell).
     trace_pipe: read() waits in a read of trace_pipe, which only an exception ends."""
-    global stopping
-    stopping, overruns = False, None
+    global stopping, shown, lost_total   # a second run() in one process (a notebook's Run All) starts afresh
+    stopping, shown, lost_total, overruns = False, 0, 0, None
     if trace_pipe:
         try:
             b.trace_open()   # before the ready line: on Linux 6.18 a second reader gets EBUSY

@@ -119,6 +119,25 @@ def test_attached_says_what_bcc_recorded_and_detach_all_detaches_it():
     plumbing.detach_all(None)               # nothing built yet: nothing to do
 
 
+def test_a_second_run_in_one_process_behaves_like_the_first(capsys):
+    """A notebook's Run All twice in one kernel: the second run shows its own --count rows and its own losses,
+    nothing carried over from the first."""
+    class Buffers(FakeBPF):
+        perf_buffers = {0: "a perf buffer"}
+
+        def cleanup(self):
+            pass
+    args = plumbing.parser("x").parse_args(["--count", "2"])
+
+    def read():
+        plumbing.lost(3)
+        plumbing.show("row")
+    for _ in range(2):
+        plumbing.run(Buffers(), args, "x", read)
+        out = capsys.readouterr().out.splitlines()
+        assert out.count("row") == 2 and out[-1] == "lost 6 events in total", out
+
+
 def test_raw_bytes_reads_past_the_first_nul():
     class Event(ctypes.Structure):
         _fields_ = [("argc", ctypes.c_uint8), ("args", ctypes.c_char * 8)]

@@ -509,6 +509,8 @@ fd, end, written = os.open(path, os.O_WRONLY), time.monotonic() + seconds, 0
 while time.monotonic() < end:
     os.write(fd, line)          # one write, one line in the kernel's shared trace buffer
     written += 1
+    if written == 1:
+        print("writing", flush=True)
     time.sleep(0.001)           # about 1000 lines a second: a busy neighbour, not a flood that drowns others
 print(written)
 """
@@ -516,9 +518,14 @@ print(written)
 
 def trace_marker_writer(line, seconds):
     """Another user of the shared trace buffer: a process that writes `line` to tracefs trace_marker in a loop
-    for `seconds`, as a second bpf_trace_printk program would. Returns the Popen; it prints how many it wrote."""
-    return subprocess.Popen([sys.executable, "-c", MARKER_WRITER, line, str(seconds), CAPS.tracefs + "/trace_marker"],
+    for `seconds`, as a second bpf_trace_printk program would. Returns the Popen once its first line is in the
+    buffer (bounded wait); its last output line is how many it wrote."""
+    proc = subprocess.Popen([sys.executable, "-c", MARKER_WRITER, line, str(seconds), CAPS.tracefs + "/trace_marker"],
                             stdout=subprocess.PIPE)
+    if not select.select([proc.stdout], [], [], EVENT_TIMEOUT)[0] or proc.stdout.readline() != b"writing\n":
+        proc.kill()
+        pytest.fail("the trace_marker writer wrote nothing within %.0f s" % EVENT_TIMEOUT)
+    return proc
 
 
 def unique_program(directory, prefix):

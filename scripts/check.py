@@ -402,8 +402,7 @@ def check_paths(script):
     try:
         run = start(script, ["--pid", puppet.pid])
         puppet.do("open %s 7" % a)
-        puppet.do("open %s 3" % b)
-        time.sleep(0.2)
+        puppet.do("open %s 3" % b)     # returns once the opens are done: the map was updated inside them
         stop(run)
         got = {m.group(2): int(m.group(1)) for m in map(ROW_COUNT.match, run.lines) if m}
         if (got.get(a), got.get(b)) != (7, 3):

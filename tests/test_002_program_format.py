@@ -2,7 +2,7 @@
 import os
 import re
 
-from conftest import (CAPS, assert_kprobe_refused, expected_auto_probe, fork_children, own_comm, saved_cmdlines,
+from conftest import (EVENT_TIMEOUT, STOP_TIMEOUT, CAPS, assert_kprobe_refused, expected_auto_probe, fork_children, own_comm, saved_cmdlines,
                       trace_comms_allowed, trace_fence)
 
 LESSON = "002_program_format/program_format.py"
@@ -76,6 +76,6 @@ def test_count_stops_after_n_lines(lesson):
     """--count 2 ends the run by itself after two rows; the test's forks cause them."""
     run = lesson(LESSON, "--count", "2", fresh_trace_buffer=True)
     fork_children(2)
-    run.finish(timeout=10)
+    run.finish(EVENT_TIMEOUT + STOP_TIMEOUT)
     run.assert_clean_exit()
     assert len([line for line in run.lines if ROW.match(line)]) == 2, run.transcript()

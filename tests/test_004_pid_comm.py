@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import (ATTACHED, CAPS, assert_kprobe_refused, chmod_by_coreutils, chmod_in_thread, expected_auto_probe,
+from conftest import (EVENT_TIMEOUT, STOP_TIMEOUT, ATTACHED, CAPS, assert_kprobe_refused, chmod_by_coreutils, chmod_in_thread, expected_auto_probe,
                       has_syscalls, own_comm, syscall_entry, unique_path, until_seen)
 
 LESSON = "004_pid_comm/pid_comm.py"
@@ -78,7 +78,7 @@ def test_count_ends_the_run_cleanly(lesson):
     os.mknod(path)
     try:
         chmod_by_coreutils(path, 0o600)
-        run.finish(10)
+        run.finish(EVENT_TIMEOUT + STOP_TIMEOUT)
     finally:
         os.unlink(path)
     run.assert_clean_exit()

@@ -2,11 +2,10 @@
 values come out exact, and perf output is not disturbed by another writer of the shared trace buffer."""
 import os
 import re
-import time
 
 import pytest
 
-from conftest import (ATTACHED, CAPS, assert_kprobe_refused, chmod_by_coreutils, chmod_in_thread, expected_auto_probe,
+from conftest import (EVENT_TIMEOUT, STOP_TIMEOUT, ATTACHED, CAPS, assert_kprobe_refused, chmod_by_coreutils, chmod_in_thread, expected_auto_probe,
                       has_syscalls, own_comm, saved_cmdlines, syscall_entry, trace_comms_allowed, trace_marker_writer,
                       unique_path, until_seen)
 
@@ -84,12 +83,11 @@ def test_perf_output_ignores_another_trace_buffer_writer(lesson, record_property
     run = lesson(LESSON, "--output", "perf")
     check_auto_probe(run, record_property)
     fake = "%d %d %s 0777 %s\n" % (os.getpid(), os.getpid(), own_comm(), chmod_target)
-    writer = trace_marker_writer(fake, 1.0)
+    writer = trace_marker_writer(fake, 1.0)   # returns once it is writing
     try:
-        time.sleep(0.3)   # the writer is under way (it starts in ~0.05 s)
         check_chmods(run, "perf", chmod_target)
     finally:
-        written = int(writer.communicate(timeout=10)[0])
+        written = int(writer.communicate(timeout=EVENT_TIMEOUT)[0])
     run.stop()
     run.assert_clean_exit()
     assert written > 100, "the other writer wrote only %d lines" % written
@@ -112,6 +110,6 @@ def test_count_ends_the_run_cleanly(lesson, chmod_target):
     run = lesson(LESSON, "--count", "2")
     chmod_by_coreutils(chmod_target, 0o600)
     chmod_by_coreutils(chmod_target, 0o604)
-    run.finish(10)
+    run.finish(EVENT_TIMEOUT + STOP_TIMEOUT)
     run.assert_clean_exit()
     assert len([line for line in run.lines if ROW.match(line)]) == 2, run.transcript()

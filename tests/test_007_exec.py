@@ -4,7 +4,7 @@ import os
 import re
 import subprocess
 
-from conftest import exec_from_parent, unique_program
+from conftest import EVENT_TIMEOUT, STOP_TIMEOUT, exec_from_parent, unique_program
 
 LESSON = "007_exec/exec.py"
 ROW = re.compile(r"^\d\d:\d\d:\d\d\s+(?P<pid>\d+)\s+(?P<comm>\S+)\s+(?P<filename>.*)$")
@@ -19,7 +19,7 @@ def test_exec_of_a_unique_program_shows_its_pid_comm_and_filename(lesson, tmp_pa
     assert run.attached() == ("tracepoint", "sched:sched_process_exec")
     path = unique_program(tmp_path, "t007_")
     child = subprocess.Popen([path])
-    child.wait(10)
+    child.wait(EVENT_TIMEOUT)
     m = run.wait_for(lambda: rows_for(run, path), what="a line for %s" % path)[0]
     run.stop()
     run.assert_clean_exit()
@@ -44,7 +44,7 @@ def test_a_failed_exec_is_not_shown(lesson, tmp_path):
 def test_count_stops_after_n_lines(lesson, tmp_path):
     run = lesson(LESSON, "--count", "1")
     path = unique_program(tmp_path, "t007c")
-    subprocess.run([path], timeout=10, check=True)
-    run.finish(timeout=10)
+    subprocess.run([path], timeout=EVENT_TIMEOUT, check=True)
+    run.finish(EVENT_TIMEOUT + STOP_TIMEOUT)
     run.assert_clean_exit()
     assert len([line for line in run.lines if ROW.match(line)]) == 1, run.transcript()

@@ -20,8 +20,8 @@ def buffer_kb():
         return int(f.read().split()[0])
 
 
-def bench_ids():
-    """(workload, path id, label, loss counted exactly) of every row, from the benchmark itself."""
+def bench_module():
+    """bench/bench.py imported as a module: the tests read its rows and workloads from it, not from a copy."""
     sys.path.insert(0, str(BENCH.parent))
     try:
         import bench
@@ -38,7 +38,7 @@ def prerequisites():
 
 def test_quick_run_has_every_row_and_exact_losses(bpf_ready, tmp_path):
     prerequisites()
-    bench = bench_ids()
+    bench = bench_module()
     out_json, out_svg = tmp_path / "results.json", tmp_path / "bench.svg"
     kb_before = buffer_kb()
     start = time.monotonic()
@@ -83,12 +83,12 @@ def test_quick_run_has_every_row_and_exact_losses(bpf_ready, tmp_path):
 def test_bad_input_is_one_line(tmp_path):
     for args in (["--runs", "0"], ["--n-getpid", "-5"], ["--workloads", "fork"], ["--paths", "carrier-pigeon"]):
         proc = subprocess.run([sys.executable, str(BENCH), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              timeout=30)
+                              timeout=30 * TIME_SCALE)
         err = proc.stderr.decode(errors="replace")
         assert proc.returncode == 2, (args, err)
         assert len(err.strip().splitlines()) == 1 and err.startswith("error: "), (args, err)
     proc = subprocess.run([sys.executable, str(BENCH), "--chart-only", "--json", str(tmp_path / "none.json")],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30 * TIME_SCALE)
     err = proc.stderr.decode(errors="replace")
     assert proc.returncode == 1 and len(err.strip().splitlines()) == 1 and "cannot read" in err, err
 
@@ -104,14 +104,13 @@ def test_ctrl_c_restores_trace_buffer_and_detaches(bpf_ready):
         deadline = time.monotonic() + 30 * TIME_SCALE
         while buffer_kb() == kb_before and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
-        assert buffer_kb() != kb_before, "the benchmark never enlarged the trace buffer"
-        time.sleep(0.3)
+        assert buffer_kb() != kb_before, "the benchmark never enlarged the trace buffer"   # in use from here on
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20 * TIME_SCALE)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+            proc.wait(5 * TIME_SCALE)
     err = err.decode(errors="replace")
     assert proc.returncode == 130, err
     assert "Traceback" not in err, err
@@ -119,13 +118,13 @@ def test_ctrl_c_restores_trace_buffer_and_detaches(bpf_ready):
     assert buffer_kb() == kb_before, "buffer_size_kb not restored after Ctrl-C"
     bpftool = shutil.which("bpftool") or ("/usr/sbin/bpftool" if os.path.exists("/usr/sbin/bpftool") else None)
     if bpftool:
-        progs = subprocess.run([bpftool, "prog", "show"], stdout=subprocess.PIPE, timeout=30).stdout.decode()
+        progs = subprocess.run([bpftool, "prog", "show"], stdout=subprocess.PIPE, timeout=30 * TIME_SCALE).stdout.decode()
         assert "on_getpid" not in progs, "the benchmark's program is still loaded"
 
 
 def test_readmes_show_the_committed_results():
     """bench/README.md and README.zh.md show bench/results.json's numbers (bench.py writes both sections)."""
-    bench = bench_ids()
+    bench = bench_module()
     result = json.loads(bench.RESULTS.read_text())
     for lang, path in bench.READMES.items():
         text = path.read_text()

@@ -7,7 +7,8 @@ after the last cell, holds nothing of BPF and that bpftool no longer lists the l
 The convention every lesson follows (README.md, "Notebooks"):
 - a cell tagged `parameters` holding NOTEBOOK_ARGS, used instead of sys.argv when "ipykernel" in sys.modules;
   its default has --duration, so "Run All" ends by itself;
-- the reading cell ends in `finally:` with no alarm left, signal handlers restored and `b.cleanup()`;
+- the reading cell (plumbing.run()) ends, whatever ends it, with no alarm left, the signal handlers restored and
+  the probes detached (`b.cleanup()`);
 - each markdown cell carries its English text and a Chinese line under it.
 """
 import functools
@@ -19,7 +20,7 @@ import jupytext
 import nbformat
 import pytest
 
-from conftest import (CAPS, LESSONS, NOTEBOOK_METADATA, READY, expected_auto_probe, hold_trace_pipe,
+from conftest import (CAPS, TIME_SCALE, LESSONS, NOTEBOOK_METADATA, READY, expected_auto_probe, hold_trace_pipe,
                       lesson_notebook, notebook_tools_missing, require)
 from test_005_perf_output import chmod_target  # noqa: F401  (a fixture: a file of the test's own to chmod)
 
@@ -72,7 +73,7 @@ def test_notebook_follows_the_convention(script):
 def test_000_doctor(notebook):
     """The doctor's --json report, from a notebook: the kernel tries every probe kind, then detaches them all."""
     run = notebook("000_doctor/doctor.py", "--json", ready=False)
-    run.finish(60)
+    run.finish(60 * TIME_SCALE)
     run.assert_clean_exit()
     report = json.loads("\n".join(run.lines))
     assert report["ok"] is True
@@ -145,9 +146,9 @@ def test_run_all_ends_by_itself_and_leaves_nothing_behind(notebook):
     runs = {s: notebook(s, *notebook_args(s), ready=False) for s in SCRIPTS if s not in pipe}
     for script in pipe:
         runs[script] = notebook(script, *notebook_args(script), ready=False)
-        runs[script].finish(60)
+        runs[script].finish(60 * TIME_SCALE)
     for script, run in runs.items():
-        run.finish(60)
+        run.finish(60 * TIME_SCALE)
         run.assert_clean_exit()
         assert script == "000_doctor/doctor.py" or any(map(READY.match, run.lines)), run.transcript()
 
@@ -157,7 +158,7 @@ def test_an_error_exit_is_one_line_and_stops_run_all(notebook):
     "Run All" stops at that cell. The name is checked before anything is loaded, so nothing is left behind;
     maps of a program loaded before a later error would stay until the kernel restarts (README: Notebooks)."""
     run = notebook("006_bpf_hash/bpf_hash.py", "--syscall", "no_such_call", "--probe", "tracepoint", ready=False)
-    run.finish(60)
+    run.finish(60 * TIME_SCALE)
     assert run.returncode == 1, run.transcript()
     assert any(line.endswith("error: argument --syscall: not a system call of this kernel and architecture: "
                              "'no_such_call'") for line in run.err_lines), run.transcript()
@@ -171,7 +172,7 @@ def test_a_busy_trace_pipe_stops_run_all_with_nothing_left(notebook):
     stopping, so the kernel, alive after the error, holds nothing."""
     with hold_trace_pipe() as exclusive:
         run = notebook("003_do_sys_open/do_sys_open.py", ready=False)
-        run.finish(60)
+        run.finish(60 * TIME_SCALE)
     if not exclusive:
         pytest.skip("this kernel lets several readers open trace_pipe")
     assert run.returncode == 1, run.transcript()

@@ -539,8 +539,9 @@ def test_two_trace_pipe_lessons_at_once(bpf_ready, short_dir):
 # Lines a previous run or another program may have left in the trace buffer, each imitating a lesson's own line
 # for the very event the test then causes; the last one ends in a line that bcc's trace_fields() cannot split
 # (it returns the string "Unknown" for it).
-STALE = ["Hello, World!", "open-0badc0de 0 20 {path}", "chmod-0badc0de 1 {pid} {pid} python",
-         "chmod-0badc0de 2 1ff 20 {path}", "chmod-0badc0de 1ff 20 {path}", "x\n" + "A" * 16 + " Z 1 2 x: y"]
+# The marked ones carry another run's mark in plumbing's shape (lesson-<8 hex digits>, plumbing.MARK).
+STALE = ["Hello, World!", "lesson-0badc0de 0 20 {path}", "lesson-0badc0de 1 {pid} {pid} python",
+         "lesson-0badc0de 2 1ff 20 {path}", "lesson-0badc0de 1ff 20 {path}", "x\n" + "A" * 16 + " Z 1 2 x: y"]
 
 
 @pytest.mark.parametrize("name", list(TRACE_PIPE))

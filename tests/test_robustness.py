@@ -106,7 +106,7 @@ def test_a_signal_stops_a_busy_lesson_within_a_second(lesson, name, sig, short_d
     inside the callback, where an exception would be swallowed by ctypes): exit 0 within a second, no traceback,
     nothing left loaded. Ctrl-C comes the way an impatient learner presses it, again every 20 ms until the
     lesson has gone: the presses after the first change nothing (a second KeyboardInterrupt during the clean-up
-    used to end lessons 001-004 with a traceback out of bcc's detach, exit -2). A press that lands once Python
+    would end the lesson with a traceback out of bcc's detach, exit -2). A press that lands once Python
     has finished the script and is exiting ends it as Ctrl-C ends any program, with no traceback (a shell shows
     130)."""
     run = lesson(SCRIPTS[name]).note_held()
@@ -129,8 +129,8 @@ def test_ctrl_c_while_a_lesson_starts_ends_it_quietly(bpf_ready, name, record_pr
     under emulation), which a learner waiting for the first line may well press. No signal stops the compile, and
     an exception raised from a handler can be lost (it was, while lesson 008 read /sys/kernel/btf/vmlinux), so the
     lessons hold SIGINT and SIGTERM back until their reading loop's handler is in place: then the held Ctrl-C ends
-    the run as one pressed later would. Exit 0, no traceback (there used to be a KeyboardInterrupt one), no
-    program or probe left. The signal goes as soon as the lesson holds it back."""
+    the run as one pressed later would. Exit 0, no traceback (a KeyboardInterrupt one is what an unheld press
+    gives), no program or probe left. The signal goes as soon as the lesson holds it back."""
     programs_before = bpf_program_ids()[0]
     run = LessonRun(SCRIPTS[name])
     try:

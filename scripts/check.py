@@ -11,7 +11,8 @@ lessons/ on PYTHONPATH for `import plumbing`), waits for its ready line, makes i
 (fork, exec, open, chmod, exit) with values only this run knows (unique paths, names, pids, modes, exit
 codes), reads what the script printed, stops it, and makes sure nothing of it is left in the kernel. Every
 wait is bounded. The tasks are in lessons/NNN_*/EXERCISES.md; solutions/ holds reference solutions.
-It runs with the lessons' test harness (conftest.py: the runner and the workloads), so .venv's Python.
+It runs with the lessons' test harness (tests/harness/: the runner, the workloads, the capabilities), which
+needs nothing beyond Python's standard library (and bcc, for the machine's capabilities).
 """
 import argparse
 import math
@@ -27,8 +28,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-import conftest as harness  # noqa: E402  (the runner, the workloads, the capabilities: written once, there)
+sys.path.insert(0, str(ROOT / "tests"))
+import harness  # noqa: E402  (the runner, the workloads, the capabilities: written once, there)
 
 EVENT_TIMEOUT, READY_TIMEOUT, STOP_TIMEOUT = harness.EVENT_TIMEOUT, harness.READY_TIMEOUT, harness.STOP_TIMEOUT
 
@@ -47,14 +48,7 @@ class CannotStart(Exception):
         self.lines, self.returncode = lines, returncode
 
 
-class Waited(Exception):
-    """A bounded wait of the runner ended without what it waited for."""
-
-
-class Run(harness.LessonRun):
-    """The harness's lesson runner, failing with an exception the checker catches instead of a test failure."""
-    def fail(self, message):
-        raise Waited(message)
+Waited = harness.Waited   # a bounded wait of the runner ended without what it waited for
 
 
 def first_error_lines(lines, n=6):
@@ -71,7 +65,7 @@ def start(script, args=(), trace_pipe=False):
     if trace_pipe:
         harness.clear_trace_buffer()           # no line of an earlier run can pass for this one's
     env = dict(os.environ, PYTHONPATH=str(harness.LESSONS))
-    run = Run(Path(script).resolve(), [str(a) for a in args], env=env)
+    run = harness.LessonRun(Path(script).resolve(), [str(a) for a in args], env=env)
     start.runs.append(run)
     try:
         run.match(harness.READY, READY_TIMEOUT, "the ready line")
@@ -112,18 +106,7 @@ def wait_until(run, found, seconds=None, act=None, every=0.5):
     """Read the script's output until found() is true; act() (a workload) again every `every` seconds for
     output that can be lost (the trace pipe). Returns found()'s value, or None at the deadline (EVENT_TIMEOUT,
     read when called) or when the script has exited."""
-    deadline, next_act = time.monotonic() + (seconds or EVENT_TIMEOUT), 0
-    while time.monotonic() < deadline:
-        if act and time.monotonic() >= next_act:
-            act()
-            next_act = time.monotonic() + every
-        result = found()
-        if result:
-            return result
-        if not run._open and run.proc.poll() is not None:
-            return None
-        run._pump(0.1)
-    return found()
+    return run.poll_until(found, seconds or EVENT_TIMEOUT, act=act, every=every)[0] or None
 
 
 def saw(lines, rows=None):
@@ -583,11 +566,7 @@ def check(exercise, script=None):
     finally:
         for run in start.runs:
             leave_nothing(run)
-        still = harness.bpf_program_ids()[0] - programs_before
-        deadline = time.monotonic() + STOP_TIMEOUT     # the kernel frees a program shortly after its last user
-        while still and time.monotonic() < deadline:
-            time.sleep(0.05)
-            still = harness.bpf_program_ids()[0] - programs_before
+        still, _ = harness.programs_left(loaded_before=programs_before)
         if still and result:   # nothing else loads programs meanwhile, unless another tool runs beside
             result.lines.append("note: BPF programs %s are still loaded (another tool's?)" % sorted(still))
 

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from conftest import CAPS, LESSONS, expected_auto_probe, run_to_exit
+from harness import CAPS, LESSONS, expected_auto_probe, run_to_exit
 
 LESSON = "000_doctor/doctor.py"
 ROW = re.compile(r"^(?P<name>\S.{0,17}?)\s+(?P<status>OK|WARN|FAIL|SKIP)\s+(?P<detail>.*)$")

@@ -1,7 +1,7 @@
 """Lesson 001: the seed's hello world prints one "Hello, World!" line per clone() the test makes."""
 import os
 
-from conftest import CAPS, assert_kprobe_refused, expected_auto_probe, fork_children, parse_trace_line, trace_fence
+from harness import CAPS, assert_kprobe_refused, expected_auto_probe, fork_children, parse_trace_line, trace_fence
 
 LESSON = "001_hello/hello.py"
 FORKS = 3

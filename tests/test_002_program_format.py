@@ -2,8 +2,8 @@
 import os
 import re
 
-from conftest import (EVENT_TIMEOUT, STOP_TIMEOUT, CAPS, assert_kprobe_refused, expected_auto_probe, fork_children, own_comm, saved_cmdlines,
-                      trace_comms_allowed, trace_fence)
+from harness import (CAPS, EVENT_TIMEOUT, STOP_TIMEOUT, assert_kprobe_refused, expected_auto_probe, fork_children,
+                     own_comm, saved_cmdlines, trace_comms_allowed, trace_fence)
 
 LESSON = "002_program_format/program_format.py"
 FORKS = 3

@@ -2,8 +2,8 @@
 import os
 import re
 
-from conftest import (ATTACHED, CAPS, EVENT_TIMEOUT, assert_kprobe_refused, expected_auto_probe, has_syscalls, own_comm,
-                      trace_comm_of, unique_path, until_seen)
+from harness import (ATTACHED, CAPS, EVENT_TIMEOUT, assert_kprobe_refused, expected_auto_probe, has_syscalls, own_comm,
+                     trace_comm_of, unique_path, until_seen)
 
 LESSON = "003_do_sys_open/do_sys_open.py"
 ROW = re.compile(r"^(?P<pid>\d+)\s+(?P<comm>.{1,16}?)\s+(?P<flags>[0-7]{8,})\s(?P<path>.*)$")

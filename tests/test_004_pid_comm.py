@@ -6,8 +6,9 @@ import re
 
 import pytest
 
-from conftest import (EVENT_TIMEOUT, STOP_TIMEOUT, ATTACHED, CAPS, assert_kprobe_refused, chmod_by_coreutils, chmod_in_thread, expected_auto_probe,
-                      has_syscalls, own_comm, syscall_entry, unique_path, until_seen)
+from harness import (ATTACHED, CAPS, EVENT_TIMEOUT, STOP_TIMEOUT, assert_kprobe_refused, chmod_by_coreutils,
+                     chmod_in_thread, expected_auto_probe, has_syscalls, own_comm, syscall_entry, unique_path,
+                     until_seen)
 
 LESSON = "004_pid_comm/pid_comm.py"
 ROW = re.compile(r"^(?P<tgid>\d+)\s+(?P<tid>\d+)\s+(?P<comm>.{1,16}?)\s+(?P<mode>[0-7]{4})\s(?P<path>.*)$")

@@ -5,9 +5,9 @@ import re
 
 import pytest
 
-from conftest import (EVENT_TIMEOUT, STOP_TIMEOUT, ATTACHED, CAPS, assert_kprobe_refused, chmod_by_coreutils, chmod_in_thread, expected_auto_probe,
-                      has_syscalls, own_comm, saved_cmdlines, syscall_entry, trace_comms_allowed, trace_marker_writer,
-                      unique_path, until_seen)
+from harness import (ATTACHED, CAPS, EVENT_TIMEOUT, STOP_TIMEOUT, assert_kprobe_refused, chmod_by_coreutils,
+                     chmod_in_thread, expected_auto_probe, has_syscalls, own_comm, saved_cmdlines, syscall_entry,
+                     trace_comms_allowed, trace_marker_writer, unique_path, until_seen)
 
 LESSON = "005_perf_output/perf_output.py"
 ROW = re.compile(r"^(?P<tgid>\d+|-)\s+(?P<tid>\d+)\s+(?P<comm>.{1,16}?)\s+(?P<mode>[0-7]{4})\s(?P<path>.*)$")

@@ -5,7 +5,8 @@ import re
 import shutil
 import time
 
-from conftest import CAPS, TIME_SCALE, assert_kprobe_refused, exec_from_parent, expected_auto_probe, own_comm, run_to_exit
+from harness import (CAPS, TIME_SCALE, assert_kprobe_refused, exec_from_parent, expected_auto_probe, own_comm,
+                     run_to_exit)
 
 LESSON = "006_bpf_hash/bpf_hash.py"
 ROW = re.compile(r"^\d\d:\d\d:\d\d\s+(?P<pid>\d+)\s+(?P<value>[\d.]+) (?P<comm>.*)$")

@@ -4,7 +4,7 @@ import os
 import re
 import subprocess
 
-from conftest import EVENT_TIMEOUT, STOP_TIMEOUT, exec_from_parent, unique_program
+from harness import EVENT_TIMEOUT, STOP_TIMEOUT, exec_from_parent, unique_program
 
 LESSON = "007_exec/exec.py"
 ROW = re.compile(r"^\d\d:\d\d:\d\d\s+(?P<pid>\d+)\s+(?P<comm>\S+)\s+(?P<filename>.*)$")

@@ -3,8 +3,8 @@ its comm unique) execs uniquely named programs with unique argv: every field of 
 ppid above all, whose offsets come from BTF."""
 import re
 
-from conftest import (CAPS, assert_kprobe_refused, btf_offsets_by_bpftool, exec_from_parent, expected_auto_probe,
-                      unique_program)
+from harness import (CAPS, assert_kprobe_refused, btf_offsets_by_bpftool, exec_from_parent, expected_auto_probe,
+                     unique_program)
 
 LESSON = "008_execve/execve.py"
 ROW = re.compile(r"^(?P<comm>\S+)\s+(?P<pid>\d+)\s+(?P<ppid>\d+)\s+(?P<filename>\S+)(?: (?P<args>.*))?$")

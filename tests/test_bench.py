@@ -9,7 +9,8 @@ import subprocess
 import sys
 import time
 
-from conftest import CAPS, ROOT, TIME_SCALE, require
+from harness import CAPS, ROOT, TIME_SCALE
+from conftest import require
 
 BENCH = ROOT / "bench" / "bench.py"
 QUICK_TIMEOUT = 60 * TIME_SCALE      # about 8 s on the 2-CPU host

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CAPS, ROOT, require
+from harness import CAPS, ROOT
+from conftest import require
 
 PAIRED_DIRS = ("lessons", "notes")
 SKIP_DIRS = {".git", ".venv", ".pytest_cache", "results", "node_modules", "__pycache__"}

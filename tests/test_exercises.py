@@ -7,12 +7,13 @@
 A check that must fail waits CHECK_NEGATIVE_SECONDS for what never comes, not the checker's full wait: the
 verdict cannot change, only arrive later."""
 import re
+import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, TIME_SCALE, require
+from harness import ROOT, TIME_SCALE
+from conftest import require
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import check  # noqa: E402
@@ -83,6 +84,15 @@ def assert_one_clear_verdict(result):
     assert re.match(r"^(not yet: expected .+; saw .+|it did not start \(exit \d+\); its first error lines:)$",
                     result.lines[0]), result.lines
     assert any(line.startswith("hint: ") for line in result.lines), result.lines
+
+
+def test_the_checker_needs_no_pytest():
+    """A learner's machine runs `make check` with the distribution's Python, which need not have pytest: the
+    checker imports the harness, never pytest or conftest.py. (pytest made unimportable, then check.py imported.)"""
+    code = "import sys; sys.modules['pytest'] = None; sys.path.insert(0, %r); import check; print(len(check.EXERCISES))"
+    out = subprocess.run([sys.executable, "-c", code % str(ROOT / "scripts")], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, timeout=30 * TIME_SCALE, text=True)
+    assert out.returncode == 0 and int(out.stdout) == len(check.EXERCISES), out.stderr
 
 
 @pytest.mark.parametrize("exercise", IDS)

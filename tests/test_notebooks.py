@@ -20,8 +20,9 @@ import jupytext
 import nbformat
 import pytest
 
-from conftest import (CAPS, TIME_SCALE, LESSONS, NOTEBOOK_METADATA, READY, expected_auto_probe, hold_trace_pipe,
-                      lesson_notebook, notebook_tools_missing, require)
+from harness import (CAPS, LESSONS, NOTEBOOK_METADATA, READY, TIME_SCALE, expected_auto_probe, hold_trace_pipe,
+                     lesson_notebook, notebook_tools_missing)
+from conftest import require
 from test_005_perf_output import chmod_target  # noqa: F401  (a fixture: a file of the test's own to chmod)
 
 SCRIPTS = sorted(str(p.relative_to(LESSONS)) for p in LESSONS.glob("[0-9][0-9][0-9]_*/*.py")

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from conftest import LESSONS, btf_offsets_by_bpftool, require
+from harness import LESSONS, btf_offsets_by_bpftool
+from conftest import require
 
 sys.path.insert(0, str(LESSONS))
 import plumbing  # noqa: E402  (imports bcc: the test machine has it)

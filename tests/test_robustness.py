@@ -25,11 +25,10 @@ from contextlib import contextmanager
 
 import pytest
 
-from conftest import (CAPS, HOSTILE, LESSONS, READY, READY_TIMEOUT, EVENT_TIMEOUT, TIME_SCALE, LessonRun,
-                      bcc_probe_events, bpf_objects_of, bpf_program_ids, holds_back, event_stream,
-                      exec_from_parent, hold_trace_pipe,
-                      path_max_program, pinned_to_one_cpu, run_to_exit, syscall_storm, trace_buffer_kb,
-                      unique_program, until_seen, write_trace_marker)
+from harness import (CAPS, EVENT_TIMEOUT, HOSTILE, LESSONS, LessonRun, READY, READY_TIMEOUT, TIME_SCALE,
+                     bcc_probe_events, bpf_objects_of, bpf_program_ids, event_stream, exec_from_parent,
+                     hold_trace_pipe, holds_back, path_max_program, pinned_to_one_cpu, run_to_exit, syscall_storm,
+                     trace_buffer_kb, unique_program, until_seen, write_trace_marker)
 import test_001_hello as t001
 import test_002_program_format as t002
 import test_003_do_sys_open as t003

@@ -4,7 +4,7 @@ import shutil
 import subprocess
 import time
 
-from conftest import ROOT
+from harness import ROOT
 
 SETUP = str(ROOT / "scripts" / "setup.sh")
 

@@ -1,0 +1,165 @@
+"""A lesson as a notebook: converted by jupytext as `make notebooks` does, executed by nbclient on the kernel set-up
+installs, with LessonRun's interface (so the script tests' checks run on a notebook unchanged)."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from .machine import LESSONS, READY_TIMEOUT, STOP_TIMEOUT, TIME_SCALE, bpf_objects_of, programs_left
+from .runner import LessonRun
+
+
+# ---------------------------------------------------------------- notebooks
+# A lesson as a notebook: converted by jupytext as `make notebooks` does, executed by nbclient on the kernel that
+# set-up installs, while the test causes the events. NotebookRun has LessonRun's interface, so the script tests'
+# checks run on a notebook unchanged; stop(SIGINT) is Jupyter's interrupt button (it sends SIGINT to the kernel).
+NOTEBOOK_KERNEL = "ebpf-lessons"   # set-up installs it into .venv: the distro's python3, which sees bcc
+# What `make notebooks` passes to jupytext: the kernel, and no notebook metadata in the script on the way back.
+NOTEBOOK_METADATA = {"kernelspec": {"name": NOTEBOOK_KERNEL, "display_name": "Python 3 (eBPF lessons, distro bcc)",
+                                    "language": "python"},
+                     "jupytext": {"notebook_metadata_filter": "-all"}}
+
+
+def notebook_tools_missing():
+    """Why notebooks cannot be executed here, or None."""
+    try:
+        import jupytext, nbclient  # noqa: F401
+        from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    except ImportError as e:
+        return "%s in %s: `sudo make setup` installs requirements.txt into .venv" % (e, sys.executable)
+    try:
+        KernelSpecManager().get_kernel_spec(NOTEBOOK_KERNEL)
+    except NoSuchKernel:
+        return "no Jupyter kernel %r for %s: `sudo make setup` installs it" % (NOTEBOOK_KERNEL, sys.executable)
+    return None
+
+
+def lesson_notebook(script, directory):
+    """Convert lessons/<script> with the jupytext command line, as `make notebooks` does; return the notebook
+    path (directory/<name>.ipynb)."""
+    out = Path(directory) / (Path(script).stem + ".ipynb")
+    subprocess.run([sys.executable, "-m", "jupytext", "--quiet", "--to", "ipynb", "--update-metadata",
+                    json.dumps(NOTEBOOK_METADATA), "--output", str(out), str(LESSONS / script)],
+                   check=True, timeout=60, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return out
+
+
+def with_notebook_args(nb, args):
+    """papermill's convention: a cell tagged injected-parameters, right after the cell tagged parameters,
+    overrides the lesson's NOTEBOOK_ARGS."""
+    import nbformat
+    index = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    nb.cells.insert(index + 1, nbformat.v4.new_code_cell("NOTEBOOK_ARGS = %r" % [str(a) for a in args],
+                                                         metadata={"tags": ["injected-parameters"]}))
+    return nb
+
+
+class _NotebookProcess:
+    """The part of subprocess.Popen that LessonRun uses, for a notebook being executed: poll() is None while
+    cells run; send_signal() signals the kernel, as Jupyter's interrupt button does."""
+
+    def __init__(self, run):
+        self.run = run
+
+    @property
+    def pid(self):
+        return self.run.kernel_pid
+
+    @property
+    def returncode(self):
+        return None if self.run._thread.is_alive() else (1 if self.run.error else 0)
+
+    def poll(self):
+        return self.returncode
+
+    def send_signal(self, sig):
+        os.kill(self.run.kernel_pid, sig)
+
+
+class NotebookRun(LessonRun):
+    """A lesson's notebook executed cell by cell by nbclient in a thread, on a new kernel. After the last cell the
+    kernel is still alive, as in Jupyter: what it still holds of BPF is recorded in `leftovers` (it must be
+    nothing), then it is shut down. lines/err_lines: the stdout/stderr of all cells; an error output (a cell
+    that raised, SystemExit included) goes to err_lines and makes the return code 1."""
+
+    def __init__(self, script, args=None, directory=None):
+        import nbformat
+        from nbclient import NotebookClient
+        self.script = LESSONS / script
+        self.path = lesson_notebook(script, directory)
+        self.nb = nbformat.read(str(self.path), as_version=4)
+        if args is not None:
+            with_notebook_args(self.nb, args)
+        self.argv = ["notebook", str(self.path), "NOTEBOOK_ARGS=%r" % (args if args is None else list(map(str, args)))]
+        self.lines, self.err_lines = [], []
+        self.returncode = self.stop_seconds = self.error = self.kernel_pid = None
+        self.leftovers, self.prog_ids = None, set()
+        # the kernel runs where Jupyter runs a notebook beside the script: in the lesson's folder
+        self.client = NotebookClient(self.nb, timeout=int(60 * TIME_SCALE), startup_timeout=int(READY_TIMEOUT),
+                                     resources={"metadata": {"path": str(self.script.parent)}})
+        self.proc = _NotebookProcess(self)
+        self._open = {"cells"}
+        self._thread = threading.Thread(target=self._execute, daemon=True)
+        self._thread.start()
+
+    def _execute(self):
+        try:
+            with self.client.setup_kernel():
+                self.kernel_pid = self.client.km.provisioner.pid
+                try:
+                    for index, cell in enumerate(self.nb.cells):
+                        self.client.execute_cell(cell, index)
+                except Exception as e:      # CellExecutionError: a cell raised; DeadKernelError: killed
+                    self.error = e
+                if self.client.km.provisioner.has_process:
+                    self.leftovers = bpf_objects_of(self.kernel_pid)[0]
+        except Exception as e:              # the kernel did not start
+            self.error = self.error or e
+
+    def _pump(self, timeout):
+        done = not self._thread.is_alive()
+        if not done:
+            self._thread.join(min(max(timeout, 0), 0.05))
+        out, err = [], []
+        for cell in self.nb.cells:
+            for o in list(cell.get("outputs", [])):
+                if o.get("output_type") == "stream":
+                    (out if o.get("name") == "stdout" else err).append(o.get("text", ""))
+                elif o.get("output_type") == "error":
+                    err.append("\n".join(["%s: %s" % (o.get("ename"), o.get("evalue"))] +
+                                         [re.sub(r"\x1b\[[0-9;]*m", "", t) for t in o.get("traceback", [])]) + "\n")
+        for target, texts in (("lines", out), ("err_lines", err)):
+            lines = "".join(texts).split("\n")
+            if not done or lines[-1] == "":
+                lines.pop()   # while cells run, the last piece may be half a line
+            setattr(self, target, lines)
+        if done:
+            self._open = set()
+
+    def wait_ready(self):
+        super().wait_ready()
+        self.prog_ids = bpf_objects_of(self.kernel_pid)[1]   # what the lesson loaded: gone at the end?
+        return self
+
+    def kill(self):
+        if self._thread.is_alive() and self.kernel_pid:
+            os.kill(self.kernel_pid, signal.SIGKILL)
+        self._thread.join(STOP_TIMEOUT)
+
+    def assert_clean_exit(self):
+        """All cells ran without an error, no traceback, and the kernel, alive after the last cell, holds nothing
+        of BPF: the lesson detached its probes itself (bpftool agrees: its programs are unloaded)."""
+        super().assert_clean_exit()
+        assert self.leftovers == [], "after the last cell the kernel still holds %s\n%s" % (self.leftovers, self.transcript())
+        still, _ = programs_left(self.prog_ids)
+        assert not still, "BPF programs %s are still loaded after the notebook ended" % sorted(still)
+
+    def transcript(self):
+        text = super().transcript()
+        if self.error and not self.err_lines:
+            text += "\n--- error ---\n%s" % self.error
+        return text

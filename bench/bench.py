@@ -945,6 +945,7 @@ ZH = [   # (English, 中文) in the order they are replaced: longer phrases firs
     ("/s); ", "/s)；"), ("MET by ", "达成，路径："), (" ms 于 getpid", " ms 读一次，于 getpid"), ("NOT MET", "未达成"), (": MET", "：达成"),
     # then the punctuation of what is left: Chinese commas and parentheses (the table has no code in it)
     (", ", "，"), (" (", "（"), ("(", "（"), (")", "）"),
+    ("） 于", "）于"),   # no space after a full-width parenthesis (autocorrect, tests/test_docs.py)
 ]
 
 

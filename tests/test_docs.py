@@ -9,7 +9,9 @@
   levels, order) and identical code blocks;
 - every relative link and image in every .md file of the repository resolves;
 - a Chinese page (X.zh.md) links the Chinese twin of a page wherever there is one: X.zh.md, not X.md, and a
-  folder's README.zh.md, not the folder; only its language switch, `[English](X.md)`, links the English page.
+  folder's README.zh.md, not the folder; only its language switch, `[English](X.md)`, links the English page;
+- every Chinese page passes autocorrect's lint (Chinese typography: a space between CJK and Latin, full-width
+  punctuation); autocorrect reads the file as Markdown, so code blocks and inline code are left alone.
 
 bcc compiles take ~0.5 s each: they run in parallel (one process per CPU) and a block that compiled is
 remembered in pytest's cache (.pytest_cache), keyed by its text, the kernel, bcc and the headers it compiled
@@ -310,6 +312,19 @@ def test_chinese_pages_link_chinese_twins(path):
     wrong = ["line %d: %s (link %s)" % found for found in english_twin_links(path)]
     assert not wrong, "%s: links to an English page that has a Chinese twin:\n  %s" % (
         path.relative_to(ROOT), "\n  ".join(wrong))
+
+
+@pytest.mark.parametrize("path", [p for p in ALL_MD if p.name.endswith(".zh.md")], ids=lambda p: str(p.relative_to(ROOT)))
+def test_chinese_typography(path):
+    try:
+        import autocorrect_py
+    except ImportError:
+        autocorrect_py = None
+    require(autocorrect_py, "autocorrect_py is not installed (pip install -r requirements.txt): it checks Chinese typography")
+    result = autocorrect_py.lint_for(path.read_text(encoding="utf-8"), str(path))   # .md: linted as Markdown
+    changes = ["line %d, column %d:\n    - %s\n    + %s" % (r.line, r.col, r.old, r.new) for r in result.lines]
+    assert not changes, "%s: autocorrect would change %d line(s):\n  %s" % (
+        path.relative_to(ROOT), len(changes), "\n  ".join(changes))
 
 
 # ---------------------------------------------------------------- budgets: what a learner reads (CONTRIBUTING.md)

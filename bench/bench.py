@@ -925,7 +925,7 @@ READMES = {"en": HERE / "README.md", "zh": HERE / "README.zh.md"}
 SECTION = ("<!-- results: written by bench.py from results.json -->\n", "<!-- end of results -->\n")
 ZH = [   # (English, 中文) in the order they are replaced: longer phrases first
     ("| workload | delivery path | delivered | lost (reported) | events/s delivered | consumer CPU µs/event "
-     "| workload time | slowdown |", "| 负载 | 传递路径 | 送达 | 丢失（报告的） | 每秒送达事件 | 读取方每事件 CPU µs | 负载耗时 | 减慢 |"),
+     "| workload time | slowdown |", "| 负载 | 传递路径 | 送达 | 丢失（报告的） | 每秒送达事件 | 读取端每事件 CPU µs | 负载耗时 | 减慢 |"),
     ("untraced (no probe)", "不跟踪（无探针）"), ("trace pipe, default buffer", "trace_pipe，默认缓冲区"),
     ("trace pipe", "trace_pipe"), ("perf buffer", "perf 缓冲区"), ("ring buffer", "BPF 环形缓冲区"),
     ("bcc default", "bcc 默认值"), ("pages/CPU", "页/CPU"), (" pages", " 页"), ("read every", "每隔"),
@@ -945,6 +945,7 @@ ZH = [   # (English, 中文) in the order they are replaced: longer phrases firs
     ("/s); ", "/s)；"), ("MET by ", "达成，路径："), (" ms 于 getpid", " ms 读一次，于 getpid"), ("NOT MET", "未达成"), (": MET", "：达成"),
     # then the punctuation of what is left: Chinese commas and parentheses (the table has no code in it)
     (", ", "，"), (" (", "（"), ("(", "（"), (")", "）"),
+    ("） 于", "）于"),   # no space after a full-width parenthesis (autocorrect, tests/test_docs.py)
 ]
 
 

@@ -507,7 +507,7 @@ EXERCISES = {e.id: e for e in [
     Exercise("008-failed", "008_execve/ex_failed.py", check_failed,
              "a BPF_HASH keyed by the thread id carries the call from sys_enter_execve to sys_exit_execve, where args->ret "
              "is the result; submit the map's value itself (the BPF stack holds 512 bytes)",
-             "用以线程 id 为键的 BPF_HASH 把调用从 sys_enter_execve 带到 sys_exit_execve，在那里 args->ret 就是结果；"
+             "用以线程 ID 为键的 BPF_HASH 把调用从 sys_enter_execve 带到 sys_exit_execve，在那里 args->ret 就是结果；"
              "直接提交映射里的值（BPF 栈只有 512 字节）"),
 ]}
 

@@ -7,7 +7,11 @@
   to it ("fragment" / "片段"); the fragments are counted in the summary line this file prints;
 - every .md under lessons/ and notes/ has its .zh.md (and the other way round), with the same headings (count,
   levels, order) and identical code blocks;
-- every relative link and image in every .md file of the repository resolves.
+- every relative link and image in every .md file of the repository resolves;
+- a Chinese page (X.zh.md) links the Chinese twin of a page wherever there is one: X.zh.md, not X.md, and a
+  folder's README.zh.md, not the folder; only its language switch, `[English](X.md)`, links the English page;
+- every Chinese page passes autocorrect's lint (Chinese typography: a space between CJK and Latin, full-width
+  punctuation); autocorrect reads the file as Markdown, so code blocks and inline code are left alone.
 
 bcc compiles take ~0.5 s each: they run in parallel (one process per CPU) and a block that compiled is
 remembered in pytest's cache (.pytest_cache), keyed by its text, the kernel, bcc and the headers it compiled
@@ -36,7 +40,7 @@ SKIP_DIRS = {".git", ".venv", ".pytest_cache", "results", "node_modules", "__pyc
 FRAGMENT_WORDS = ("fragment", "片段")
 FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
 HEADING = re.compile(r"^(#{1,6})\s+\S")
-LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?(?P<target>[^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+LINK = re.compile(r"!?\[(?P<text>(?:[^\[\]]|\[[^\]]*\])*)\]\(\s*<?(?P<target>[^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 REF_LINK = re.compile(r"^\s{0,3}\[[^\]]+\]:\s+<?(?P<target>\S+?)>?(?:\s|$)")
 HTML_SRC = re.compile(r"<(?:img|a)\b[^>]*?\b(?:src|href)=\"(?P<target>[^\"]+)\"")
 
@@ -280,6 +284,48 @@ def test_relative_links_resolve(path):
         if not resolved.exists():
             broken.append("line %d: %s" % (n, target))
     assert not broken, "%s: links that do not resolve:\n  %s" % (path.relative_to(ROOT), "\n  ".join(broken))
+
+
+def english_twin_links(path):
+    """(line, target, what to link instead) of every link on a Chinese page to an English page that has a Chinese
+    twin: X.md where X.zh.md exists, or a folder whose README.md has a README.zh.md. The page's language switch
+    (`[English](X.md)`, X.md being the page's own twin) is the one link that is meant to go to English."""
+    for n, line in parse_markdown(path)[2]:
+        line = re.sub(r"`[^`]*`", "", line)          # inline code is not a link
+        links = [(m.group("text"), m.group("target")) for m in LINK.finditer(line)]
+        links += [(None, m.group("target")) for regex in (REF_LINK, HTML_SRC) for m in regex.finditer(line)]
+        for text, target in links:
+            if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I) or target.startswith("#"):
+                continue                              # http:, mailto:, in-page anchors
+            if text == "English" and target == twin(path).name:
+                continue                              # the language switch at the top of the page
+            rel = target.split("#", 1)[0].split("?", 1)[0]
+            resolved = (ROOT / rel.lstrip("/")) if rel.startswith("/") else (path.parent / rel)
+            if resolved.is_dir() and (resolved / "README.md").exists():
+                resolved = resolved / "README.md"
+            if resolved.is_file() and resolved.name.endswith(".md") and not resolved.name.endswith(".zh.md") \
+                    and twin(resolved).exists():
+                yield n, target, os.path.relpath(twin(resolved), path.parent)
+
+
+@pytest.mark.parametrize("path", [p for p in ALL_MD if p.name.endswith(".zh.md")], ids=lambda p: str(p.relative_to(ROOT)))
+def test_chinese_pages_link_chinese_twins(path):
+    wrong = ["line %d: %s (link %s)" % found for found in english_twin_links(path)]
+    assert not wrong, "%s: links to an English page that has a Chinese twin:\n  %s" % (
+        path.relative_to(ROOT), "\n  ".join(wrong))
+
+
+@pytest.mark.parametrize("path", [p for p in ALL_MD if p.name.endswith(".zh.md")], ids=lambda p: str(p.relative_to(ROOT)))
+def test_chinese_typography(path):
+    try:
+        import autocorrect_py
+    except ImportError:
+        autocorrect_py = None
+    require(autocorrect_py, "autocorrect_py is not installed (pip install -r requirements.txt): it checks Chinese typography")
+    result = autocorrect_py.lint_for(path.read_text(encoding="utf-8"), str(path))   # .md: linted as Markdown
+    changes = ["line %d, column %d:\n    - %s\n    + %s" % (r.line, r.col, r.old, r.new) for r in result.lines]
+    assert not changes, "%s: autocorrect would change %d line(s):\n  %s" % (
+        path.relative_to(ROOT), len(changes), "\n  ".join(changes))
 
 
 # ---------------------------------------------------------------- budgets: what a learner reads (CONTRIBUTING.md)

@@ -168,7 +168,7 @@ check("arch", "architecture", "ok", machine + ("; no %s() syscalls here: lessons
 # (`cleanup()`, or `with BPF(...)`): a notebook's kernel lives on after the cell.
 #
 # 一个程序里有几个函数，每种附加单独尝试。我们自己的一次 getppid() 调用就是 perf 缓冲区和 BPF 环形缓冲区
-# 必须送达的事件。最后卸下尝试过的所有探针（`cleanup()` 或 `with BPF(...)`）：notebook 的内核在单元格结束后仍在运行。
+# 必须送达的事件。最后分离尝试过的所有探针（`cleanup()` 或 `with BPF(...)`）：notebook 的内核在单元格结束后仍在运行。
 
 # %%
 PROGRAM = r"""
@@ -284,7 +284,7 @@ if b is not None:
 # ## Verdict: which lessons run, and with which probe — 结论：哪些课程能运行，用哪种探针
 # Each lesson: the probe its seed teaches, the fallback, and anything else it needs.
 #
-# 每一课：种子所教的探针、回退用的探针，以及它还需要的其他东西。
+# 每一课：原始示例所教的探针、回退用的探针，以及它还需要的其他东西。
 
 # %%
 LESSONS = [  # folder, preferred kind, fallback kind(s), other needs

@@ -20,7 +20,7 @@ from bcc import BPF
 # `bpf_trace_printk()` writes a line into the kernel's trace buffer. The second program is the same on
 # the tracepoint at the entry of clone(), for kernels that cannot attach kprobes.
 #
-# 种子程序就是 bcc 的一行版 hello world。诀窍在函数名上：名为 `kprobe__<内核函数>` 的函数，bcc 一加载程序
+# 原始示例就是 bcc 的一行版 hello world。诀窍在函数名上：名为 `kprobe__<内核函数>` 的函数，bcc 一加载程序
 # 就把它附加到该函数的 kprobe（内核探针）上，并把 `sys_clone` 换成本内核里 clone 系统调用的名字
 # （`__x64_sys_clone`、`__arm64_sys_clone`）。`bpf_trace_printk()` 向内核的跟踪缓冲区写一行。
 # 第二个程序做同样的事，但用 clone() 入口的跟踪点（tracepoint），给不能附加 kprobe 的内核用。

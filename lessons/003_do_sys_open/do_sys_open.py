@@ -70,7 +70,7 @@ NOTEBOOK_ARGS = ["--duration", "10"]
 # The tracepoints are one per syscall: openat, openat2, and open where the architecture has it (not arm64).
 #
 # `BPF.ksymname()` 在 /proc/kallsyms（运行中内核的符号表）里查一个名字，查不到返回 -1。
-# 跟踪点是每个系统调用一个：openat、openat2，以及体系结构有 open 时的 open（arm64 没有）。
+# 跟踪点是每个系统调用一个：openat、openat2，以及架构有 open 时的 open（arm64 没有）。
 
 # %%
 args = plumbing.parse(plumbing.parser("Trace every file open, with the file name."), NOTEBOOK_ARGS)

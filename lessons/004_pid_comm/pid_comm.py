@@ -98,7 +98,7 @@ plumbing.attach(args.probe, b,
 # Both lines of an event come from one run of the program on one CPU, in order; the trace line's own pid
 # (the thread id) pairs them.
 #
-# 一个事件的两行来自同一个 CPU 上程序的同一次运行，按顺序到达；用跟踪行自己的 pid（线程 id）把它们配对。
+# 一个事件的两行来自同一个 CPU 上程序的同一次运行，按顺序到达；用跟踪行自己的 pid（线程 ID）把它们配对。
 
 # %%
 first = {}   # thread id -> (tgid, tid, comm) from an event's first line

@@ -23,7 +23,7 @@ from bcc import BPF
 # `BPF_HASH(last)` takes every default: a u64 key, a u64 value, 10240 entries. As in the seed there is one
 # key, 0: the time of the last call, by anyone. `counts` spells out all its parameters: the key is a struct.
 #
-# `BPF_HASH(last)` 全用默认值：u64 键、u64 值、10240 项。和种子一样只有一个键 0：最近一次调用的时间，
+# `BPF_HASH(last)` 全用默认值：u64 键、u64 值、10240 项。和原始示例一样只有一个键 0：最近一次调用的时间，
 # 不论是谁调用的。`counts` 把参数都写了出来：它的键是一个结构体。
 
 # %%

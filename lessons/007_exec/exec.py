@@ -7,7 +7,7 @@
 # tracepoint is a stable interface that every kernel the lessons run on has, so there is nothing to fall back to.
 # Run it: `sudo python3 lessons/007_exec/exec.py`, then start programs in another terminal.
 #
-# 每次成功的 exec 打印一行，来自跟踪点 `sched:sched_process_exec`：进程 id、新程序的名字（comm）和被执行的
+# 每次成功的 exec 打印一行，来自跟踪点 `sched:sched_process_exec`：进程 ID、新程序的名字（comm）和被执行的
 # 文件，都从这个跟踪点自己的参数里读出。不用 kprobe：这个跟踪点是稳定的接口，本课程运行的每个内核上都有，
 # 所以不需要回退。
 # 运行：`sudo python3 lessons/007_exec/exec.py`，然后在另一个终端里启动程序。

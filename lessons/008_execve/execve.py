@@ -7,7 +7,7 @@
 # Failed execs (a missing file) show too: this is the call, not its result (lesson 007 sees results).
 # Run it: `sudo python3 lessons/008_execve/execve.py`, then run commands in another terminal.
 #
-# 种子里的 execve 监视器，写成 bcc 的 execsnoop 的样子：每次 execve() 调用的入口，把一个结构体送给 Python，
+# 原始示例里的 execve 监视器，写成 bcc 的 execsnoop 的样子：每次 execve() 调用的入口，把一个结构体送给 Python，
 # 里面有 pid、父进程的 pid、调用者的名字、文件名和前几个参数。失败的 exec（文件不存在）也会显示：
 # 这里看的是调用，不是结果（结果见第 007 课）。
 # 运行：`sudo python3 lessons/008_execve/execve.py`，然后在另一个终端里执行命令。

@@ -273,11 +273,11 @@ PROSE = {
         "other": "[English](compatibility.md)",
         "intro": "每一课的测试都在 QEMU 启动的 Debian 发行版内核里运行（软件模拟，2 个 vCPU；有 x86_64 客户机，"
                  "也有在同一台 x86-64 机器上模拟的 aarch64 客户机），每个内核配它所在发行版自己的 bcc 和匹配的内核头文件；"
-                 "也在平时跑测试的主机上运行。每一列写明这一通道的体系结构、内核、bcc 和 Python。"
+                 "也在平时跑测试的主机上运行。每一列写明这一通道的架构、内核、bcc 和 Python。"
                  "格子里是该课测试文件的 *通过数/运行数*；`auto=` 是 `--probe auto` 附加的探针种类"
                  "（内核有 kprobe 的地方用 kprobe，没有的地方用跟踪点）。标着 *CI share k/n* 的通道是在 CI 模式"
                  "（`make test-kernels-ci`）下运行的：除 `test_forced_kprobe` 之外的每个课程测试都跑，健壮性测试、"
-                 "练习测试（只有参考答案和未改动的起始文件）和 `test_forced_kprobe` 从第 k 个起每 n 个跑一个，几个客户机合起来每个测试正好跑一次。"
+                 "练习测试（只有参考答案和未改动的起步脚本）和 `test_forced_kprobe` 从第 k 个起每 n 个跑一个，几个客户机合起来每个测试正好跑一次。"
                  "标着 *lesson tests only* 的通道只跑课程测试（CI 里的 arm64 通道）。完整运行时，arm64 通道跑课程测试和练习测试（*no robustness tests*）；"
                  "健壮性测试（信号、转义、丢失计数，都是 Python 这一侧的行为）在 x86-64 通道和主机上跑。",
         "lanes": "## 通道", "failures": "## 失败", "none": "没有。", "how": "## 怎样复现",

@@ -17,10 +17,10 @@ from bcc import BPF
 # %% [markdown]
 # ## The program: C text in a Python string — 程序：Python 字符串里的 C 代码
 # An ordinary function name, so bcc attaches nothing by itself: the script chooses where it runs.
-# No "\n" at the end of the message: recent kernels end each bpf_trace_printk line themselves.
+# No "\n" at the end of the message: since Linux 5.9 the kernel ends each bpf_trace_printk line itself.
 #
 # 函数用的是普通名字，所以 bcc 不会自己附加它：由脚本决定它在哪里运行。
-# 消息末尾不写 "\n"：较新的内核会自己结束每一行 bpf_trace_printk 输出。
+# 消息末尾不写 "\n"：从 Linux 5.9 起，内核会自己结束每一行 bpf_trace_printk 输出。
 
 # %%
 program = r"""

@@ -16,15 +16,16 @@ from bcc import BPF
 
 # %% [markdown]
 # ## The program — 程序
-# Every open goes through one function: `do_sys_openat2()` since Linux 5.6, `do_sys_open()` before. A kprobe
-# there sees open, openat and openat2 at once. Its second argument (`PT_REGS_PARM2`) is the file name, a
-# pointer into the caller's memory: `bpf_probe_read_user_str()` copies the string. Kernels without kprobes
-# get the same two arguments from the syscall tracepoints, by name.
+# Every open, openat and openat2 syscall goes through one function: `do_sys_openat2()` since Linux 5.6,
+# `do_sys_open()` before. A kprobe there sees the three at once (not io_uring's opens, since 5.6: they call
+# `do_filp_open()` directly). Its second argument (`PT_REGS_PARM2`) is the file name, a pointer into the
+# caller's memory: `bpf_probe_read_user_str()` copies the string. Kernels without kprobes get the same two
+# arguments from the syscall tracepoints, by name.
 #
-# 每次打开文件都要经过一个函数：Linux 5.6 起是 `do_sys_openat2()`，之前是 `do_sys_open()`。在它上面附加一个
-# kprobe，就能同时看到 open、openat 和 openat2。它的第二个参数（`PT_REGS_PARM2`）是文件名，一个指向调用者
-# 内存的指针，用 `bpf_probe_read_user_str()` 复制出这个字符串。没有 kprobe 的内核，从系统调用的跟踪点
-# 按名字拿到同样的两个参数。
+# open、openat、openat2 系统调用都要经过一个函数：Linux 5.6 起是 `do_sys_openat2()`，之前是 `do_sys_open()`。
+# 在它上面附加一个 kprobe，就能同时看到这三种调用（io_uring 的打开看不到：5.6 起它直接调用 `do_filp_open()`）。
+# 它的第二个参数（`PT_REGS_PARM2`）是文件名，一个指向调用者内存的指针，用 `bpf_probe_read_user_str()`
+# 复制出这个字符串。没有 kprobe 的内核，从系统调用的跟踪点按名字拿到同样的两个参数。
 
 # %%
 program = r"""

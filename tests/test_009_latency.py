@@ -1,0 +1,177 @@
+"""Lesson 009: entry/return pairs and a histogram. A child of the test reads one byte from a pipe, again and again;
+the test writes each byte after a delay it chose (24 ms, 180 ms: the middle of the log2 buckets 16384 -> 32767
+and 131072 -> 262143 usecs). The child measures each read around os.read(): the kernel's duration lies inside
+that window, so a read far enough from a bucket's lower edge must be counted in that bucket. The lesson times
+every read on the machine: the test's reads are a floor (>=) for each bucket, never an exact count."""
+import os
+import re
+import time
+from contextlib import contextmanager
+
+import pytest
+
+from conftest import ATTACHED, CAPS, TIME_SCALE, assert_kprobe_refused, expected_auto_probe
+
+LESSON = "009_latency/latency.py"
+BUCKET = re.compile(r"^\s*(?P<low>\d+) -> (?P<high>\d+)\s+: (?P<count>\d+)\s+\|")
+STAMP = re.compile(r"^\d\d:\d\d:\d\d$")
+OPEN = re.compile(r"^reads with no return seen: (\d+)$")
+SHORT, LONG = 0.024, 0.180    # s
+MARGIN = 0.9                  # the kernel's duration is the child's, less at most 10 % of it (the os.read() overhead)
+PAIRS = {"kprobe": ["kprobe vfs_read", "kretprobe vfs_read"],
+         "tracepoint": ["tracepoint syscalls:sys_enter_read", "tracepoint syscalls:sys_exit_read"]}
+
+
+def bucket(seconds):
+    """The low end of the log2 bucket of usecs that holds this duration (bcc's print_log2_hist: 0 -> 1, 2 -> 3, ...)."""
+    us = int(seconds * 1e6)
+    return 0 if us < 2 else 1 << (us.bit_length() - 1)
+
+
+def timed_reads(delays):
+    """A child reads one byte from a pipe, once per delay: before each read it says so on a second pipe, and the
+    test writes the byte `delay` seconds later. Returns the durations the child measured around each read."""
+    data_r, data_w = os.pipe()
+    status_r, status_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(data_w), os.close(status_r)
+            took = []
+            for _ in delays:
+                os.write(status_w, b"r")
+                t0 = time.monotonic()
+                os.read(data_r, 1)
+                took.append(time.monotonic() - t0)
+            os.write(status_w, " ".join("%.6f" % t for t in took).encode())
+        finally:
+            os._exit(0)
+    os.close(data_r), os.close(status_w)
+    for delay in delays:
+        assert os.read(status_r, 1) == b"r"
+        time.sleep(delay)
+        os.write(data_w, b"x")
+    report = b""
+    while True:
+        chunk = os.read(status_r, 4096)
+        if not chunk:
+            break
+        report += chunk
+    os.close(data_w), os.close(status_r)
+    os.waitpid(pid, 0)
+    return [float(t) for t in report.split()]
+
+
+def expected(took):
+    """{bucket: reads the lesson must have counted there}: the reads whose window is all in one bucket."""
+    want = {}
+    for t in took:
+        if t >= 0.002 and bucket(t * MARGIN) == bucket(t):
+            want[bucket(t)] = want.get(bucket(t), 0) + 1
+    assert sum(want.values()) >= len(took) // 2, "the machine is too busy for these timings: %s" % took
+    return want
+
+
+def histogram(run):
+    """Every bucket of every printout, summed: {low: count}."""
+    total = {}
+    for m in filter(None, map(BUCKET.match, run.lines)):
+        total[int(m.group("low"))] = total.get(int(m.group("low")), 0) + int(m.group("count"))
+    return total
+
+
+def attached(run):
+    return [m.group("kind") + " " + m.group("target") for m in map(ATTACHED.match, run.lines) if m]
+
+
+def check_buckets(run, delays=(SHORT,) * 4 + (LONG,) * 3):
+    want = expected(timed_reads(list(delays)))
+    run.stop()
+    run.assert_clean_exit()
+    got = histogram(run)
+    short = [b for b in want if b == bucket(SHORT)]
+    assert short and want[short[0]] >= 2 and want.get(bucket(LONG), 0) >= 2, want
+    for low, n in want.items():
+        assert got.get(low, 0) >= n, ("bucket %d -> %d: %d reads counted, the test made %d there"
+                                      % (low, 2 * low - 1, got.get(low, 0), n), run.transcript())
+    assert OPEN.match(run.lines[-1]), run.transcript()
+    return got
+
+
+def test_auto_pairs_entry_and_return_and_counts_the_test_reads(lesson, record_property):
+    run = lesson(LESSON, "--probe", "auto")
+    record_property("probe_auto", attached(run)[0].split()[0])
+    assert attached(run) == PAIRS[expected_auto_probe()], run.transcript()
+    assert bucket(SHORT) == 16384 and bucket(LONG) == 131072
+    check_buckets(run)
+
+
+def test_forced_tracepoint(lesson):
+    run = lesson(LESSON, "--probe", "tracepoint", "--interval", "0.5")
+    assert attached(run) == PAIRS["tracepoint"], run.transcript()
+    check_buckets(run)
+
+
+def test_forced_kprobe(lesson, bpf_ready):
+    if CAPS.kprobes:
+        run = lesson(LESSON, "--probe", "kprobe", "--interval", "0.5")
+        assert attached(run) == PAIRS["kprobe"], run.transcript()
+        check_buckets(run)
+    else:
+        assert_kprobe_refused(LESSON)
+
+
+def test_interval_prints_again_and_again(lesson):
+    """--interval 0.3: a timestamp and a histogram per interval; the test's reads may straddle two printouts,
+    their sum counts them all."""
+    run = lesson(LESSON, "--interval", "0.3")
+    took = timed_reads([LONG] * 4)
+    run.wait_for(lambda: len(list(filter(STAMP.match, run.lines))) >= 4, what="4 printouts")
+    run.stop()
+    run.assert_clean_exit()
+    stamps = [i for i, line in enumerate(run.lines) if STAMP.match(line)]
+    assert len(stamps) >= 4, run.transcript()
+    for t in took:
+        if bucket(t * MARGIN) == bucket(t):
+            assert histogram(run).get(bucket(t), 0) >= sum(bucket(u) == bucket(t) for u in took), run.transcript()
+
+
+@contextmanager
+def blocked_reader():
+    """A child blocked in read() on a pipe until the block ends: a call that has begun and not returned."""
+    data_r, data_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(data_w)
+        os.read(data_r, 1)
+        os._exit(0)
+    os.close(data_r)
+    try:
+        yield pid
+    finally:
+        os.write(data_w, b"x")
+        os.close(data_w)
+        os.waitpid(pid, 0)
+
+
+def test_duration_ends_it_with_one_printout_and_the_reads_still_open(lesson):
+    """--duration 2 with an hour-long interval: the only printout is the last one, which holds the test's reads;
+    a read that began after the lesson attached and never returned is counted as open at the end."""
+    run = lesson(LESSON, "--duration", "2", "--interval", "3600")
+    with blocked_reader():
+        time.sleep(0.2)
+        took = timed_reads([LONG, LONG])
+        run.finish(timeout=2 + 10 * TIME_SCALE)
+    run.assert_clean_exit()
+    assert len(list(filter(STAMP.match, run.lines))) == 1, run.transcript()
+    for t in took:
+        if bucket(t * MARGIN) == bucket(t):
+            assert histogram(run).get(bucket(t), 0) >= 1, run.transcript()
+    assert int(OPEN.match(run.lines[-1]).group(1)) >= 1, run.transcript()
+
+
+@pytest.mark.parametrize("seconds, low", [(0, 0), (1e-6, 0), (2e-6, 2), (0.024, 16384), (0.0327, 16384),
+                                          (0.0328, 32768), (0.18, 131072)])
+def test_the_test_buckets_match_bcc(seconds, low):
+    """bucket() is bcc's bpf_log2l(us) + print_log2_hist's low end: index i holds 2**(i-1) .. 2**i - 1, i = 1: 0 .. 1."""
+    assert bucket(seconds) == low

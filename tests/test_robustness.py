@@ -37,11 +37,13 @@ import test_005_perf_output as t005
 import test_006_bpf_hash as t006
 import test_007_exec as t007
 import test_008_execve as t008
+import test_009_latency as t009
 
 SCRIPTS = {
     "000": "000_doctor/doctor.py", "001": "001_hello/hello.py", "002": "002_program_format/program_format.py",
     "003": "003_do_sys_open/do_sys_open.py", "004": "004_pid_comm/pid_comm.py", "005": "005_perf_output/perf_output.py",
     "006": "006_bpf_hash/bpf_hash.py", "007": "007_exec/exec.py", "008": "008_execve/execve.py",
+    "009": "009_latency/latency.py",
 }
 TRACING = [n for n in SCRIPTS if n != "000"]
 # The lessons that read the shared trace pipe, with the arguments that make them do so.
@@ -55,7 +57,8 @@ HEADERS = ("error: bcc could not compile the program: the compiler's messages ar
 NO_BCC = ("error: cannot import bcc: install the distro's package (sudo apt install python3-bpfcc) and run with "
           "/usr/bin/python3; never 'pip install bcc', which is an unrelated project")
 OVERRUNS = re.compile(r"trace buffer overruns \(lines lost, any program's\): (\d+)$")
-LOST_LINE = re.compile(r"trace buffer overruns \(lines lost, any program's\): \d+$|^lost \d+ events in total$")
+LOST_LINE = re.compile(r"trace buffer overruns \(lines lost, any program's\): \d+$|^lost \d+ events in total$"
+                       r"|^reads with no return seen: \d+$")   # 009: a map loses no event; it says which pairs are open
 
 
 def kernel_older_than(major, minor):
@@ -95,7 +98,8 @@ def stream_for(name, directory):
         shutil.copy("/bin/true", target)
         return "exec", target
     open(target, "w").close()
-    return {"001": "clone", "002": "clone", "003": "open", "004": "chmod", "005": "chmod", "006": "sync"}[name], target
+    return {"001": "clone", "002": "clone", "003": "open", "004": "chmod", "005": "chmod", "006": "sync",
+            "009": "read"}[name], target
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT-pressed-again-and-again", "SIGTERM"])
@@ -247,6 +251,7 @@ BAD_ARGS = {   # per lesson, on top of COMMON_BAD_ARGS (lessons with --duration)
             ["--interval", "0"], ["--count", "0"]],
     "007": [["--count", "0"], ["--probe", "kprobe"]],
     "008": [["--offsets", "guess"], ["--count", "0"]],
+    "009": [["--interval", "0"], ["--interval", "nan"], ["--interval", "-1"], ["--probe", "fentry"], ["--count", "5"]],
 }
 COMMON_BAD_ARGS = [["--duration", "0"], ["--duration", "-1"], ["--duration", "nan"], ["--duration", "inf"],
                    ["--duration", "1e30"], ["--duration", "ten"], ["--no-such-option"]]
@@ -486,6 +491,27 @@ def test_a_storm_is_delivered_or_its_losses_are_reported(lesson, case, short_dir
     through_pipe = case in TRACE_PIPE or case == "005-trace_pipe"
     if not through_pipe or trace_buffer_kb() * 1024 < N * 16:     # a trace line takes more than 16 bytes
         assert lost > 0 and delivered < caused, (delivered, lost, caused)
+
+
+def test_a_read_storm_is_counted_whole_in_the_histogram_of_009(lesson, short_dir):
+    """009 keeps no buffer between the kernel and its reader: each read is counted in a map where it happens. N
+    reads of an empty file while the lesson is stopped (SIGSTOP): when it runs again, its one printout counts at
+    least N reads (other programs' reads too: >=), and nothing could be lost on the way."""
+    path = os.path.join(short_dir, "empty")
+    open(path, "w").close()
+    run = lesson(SCRIPTS["009"], "--interval", "3600")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        with pinned_to_one_cpu(), reader_stopped(run):
+            for _ in range(N):
+                os.read(fd, 1)
+    finally:
+        os.close(fd)
+    run.stop()
+    run.assert_clean_exit()
+    counted = sum(int(m.group("count")) for m in map(t009.BUCKET.match, run.lines) if m)
+    assert counted >= N, (counted, run.transcript())
+    assert t009.OPEN.match(run.lines[-1]), run.transcript()
 
 
 # ---------------------------------------------------------------- the shared trace pipe

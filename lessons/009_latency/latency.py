@@ -61,8 +61,8 @@ NOTEBOOK_ARGS = ["--duration", "10"]
 
 # %%
 parser = plumbing.parser("How long each vfs_read() takes: a log2 histogram of microseconds.", count=False)
-parser.add_argument("--interval", type=plumbing.positive(float), default=2.0, metavar="SECONDS",
-                    help="print and empty the histogram every SECONDS (2)")
+parser.add_argument("--interval", type=plumbing.positive(float), default=1.0, metavar="SECONDS",
+                    help="print and empty the histogram every SECONDS (1)")
 args = plumbing.parse(parser, NOTEBOOK_ARGS)
 b = BPF(text=program)
 plumbing.attach(args.probe, b,

@@ -122,6 +122,7 @@ STREAM = r"""
 import ctypes, os, sys, time
 kind, path, seconds, clone_nr = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
 libc, end = ctypes.CDLL(None, use_errno=True), time.monotonic() + seconds
+fd = os.open(path, os.O_RDONLY) if kind == "read" else None
 while time.monotonic() < end:
     try:
         if kind == "clone":
@@ -132,6 +133,8 @@ while time.monotonic() < end:
             os.chmod(path, 0o600)
         elif kind == "sync":
             os.sync()
+        elif kind == "read":             # read() at the end of `path`: returns 0 at once
+            os.read(fd, 1)
         elif kind == "exec":
             os.waitpid(os.posix_spawn(path, [path], {}), 0)
     except OSError:
@@ -141,8 +144,8 @@ while time.monotonic() < end:
 
 @contextlib.contextmanager
 def event_stream(kind, path="", seconds=30):
-    """Another process making events of one kind without pause (see syscall_storm; sync; exec of `path`) for at
-    most `seconds` (scaled), stopped when the block ends. Yields its Popen."""
+    """Another process making events of one kind without pause (see syscall_storm; sync; read of `path`; exec of
+    `path`) for at most `seconds` (scaled), stopped when the block ends. Yields its Popen."""
     proc = subprocess.Popen([sys.executable, "-c", STREAM, kind, path, str(seconds * TIME_SCALE),
                              str(SYSCALL_NR["clone"])], stdin=subprocess.DEVNULL)
     try:

@@ -22,6 +22,9 @@ PY = "/usr/bin/python3"
 FORK = [PY, "-c", "import os; os.fork() or os._exit(0); os.wait()"]
 CHMOD_THREAD = [PY, "-c", "import os, threading; t = threading.Thread(target=os.chmod, args=('/tmp/report.txt', 0o640)); "
                           "t.start(); t.join()"]
+# 5 reads of a pipe, each waiting 24 ms (bucket 16384 -> 32767 usecs) for the byte a writer sends after a sleep
+PIPE_READS = [PY, "-c", "import os, time\nr, w = os.pipe()\nif os.fork() == 0:\n    for _ in range(5): os.read(r, 1)\n"
+                        "    os._exit(0)\nfor _ in range(5): time.sleep(0.024); os.write(w, b'x')\nos.wait()"]
 # name -> (lesson script, its arguments, the workload: commands run one after another once the lesson is ready)
 RUNS = {
     "001": ("001_hello/hello.py", [], [FORK]),
@@ -38,6 +41,7 @@ RUNS = {
     "007": ("007_exec/exec.py", [], [["sh", "-c", "/bin/echo hello; /no/such/program"]]),
     "008": ("008_execve/execve.py", [], [["sh", "-c", "/bin/echo 'a b' c; /no/such/program x"]]),
     "008-tracepoint": ("008_execve/execve.py", ["--probe", "tracepoint"], [["sh", "-c", "/bin/echo 'a b' c"]]),
+    "009": ("009_latency/latency.py", ["--interval", "5"], [PIPE_READS]),
 }
 
 

@@ -130,6 +130,11 @@ def test_008_execve(notebook, tmp_path):
     script_test(notebook, record_property=lambda *a: None, tmp_path=tmp_path)
 
 
+def test_009_latency(notebook):
+    from test_009_latency import test_auto_pairs_entry_and_return_and_counts_the_test_reads as script_test
+    script_test(notebook, record_property=lambda *a: None)
+
+
 # ---------------------------------------------------------------- Run All, as an instructor does
 def notebook_args(script):
     """The lesson's own NOTEBOOK_ARGS, with --duration shortened to half a second."""

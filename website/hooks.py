@@ -7,7 +7,7 @@ mkdocs reads pages from one docs_dir and refuses the folder of mkdocs.yml itself
    layout: lessons/001_hello/README.md is served at lessons/001_hello/ and its twin README.zh.md at
    zh/lessons/001_hello/ (mkdocs-static-i18n);
 2. fails the build when a page has no twin in the other language (except ENGLISH_ONLY);
-3. builds the navigation: home, then lessons 000 → 008 in order (any other page in a lesson folder, such as
+3. builds the navigation: home, then the lessons (000, 001, ...) in order (any other page in a lesson folder, such as
    exercises, comes right after its lesson), notes, reference;
 4. appends each lesson's script, read from the file at build time, to its lesson page (a script that only another
    page of the lesson folder links, such as an exercise's starter, to that page);

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from conftest import ATTACHED, CAPS, TIME_SCALE, assert_kprobe_refused, expected_auto_probe
+from harness import ATTACHED, CAPS, TIME_SCALE, assert_kprobe_refused, expected_auto_probe, pipe_reads
 
 LESSON = "009_latency/latency.py"
 BUCKET = re.compile(r"^\s*(?P<low>\d+) -> (?P<high>\d+)\s+: (?P<count>\d+)\s+\|")
@@ -26,40 +26,6 @@ def bucket(seconds):
     """The low end of the log2 bucket of usecs that holds this duration (bcc's print_log2_hist: 0 -> 1, 2 -> 3, ...)."""
     us = int(seconds * 1e6)
     return 0 if us < 2 else 1 << (us.bit_length() - 1)
-
-
-def timed_reads(delays):
-    """A child reads one byte from a pipe, once per delay: before each read it says so on a second pipe, and the
-    test writes the byte `delay` seconds later. Returns the durations the child measured around each read."""
-    data_r, data_w = os.pipe()
-    status_r, status_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(data_w), os.close(status_r)
-            took = []
-            for _ in delays:
-                os.write(status_w, b"r")
-                t0 = time.monotonic()
-                os.read(data_r, 1)
-                took.append(time.monotonic() - t0)
-            os.write(status_w, " ".join("%.6f" % t for t in took).encode())
-        finally:
-            os._exit(0)
-    os.close(data_r), os.close(status_w)
-    for delay in delays:
-        assert os.read(status_r, 1) == b"r"
-        time.sleep(delay)
-        os.write(data_w, b"x")
-    report = b""
-    while True:
-        chunk = os.read(status_r, 4096)
-        if not chunk:
-            break
-        report += chunk
-    os.close(data_w), os.close(status_r)
-    os.waitpid(pid, 0)
-    return [float(t) for t in report.split()]
 
 
 def expected(took):
@@ -85,7 +51,7 @@ def attached(run):
 
 
 def check_buckets(run, delays=(SHORT,) * 4 + (LONG,) * 3):
-    want = expected(timed_reads(list(delays)))
+    want = expected(pipe_reads(list(delays))[1])
     run.stop()
     run.assert_clean_exit()
     got = histogram(run)
@@ -125,7 +91,7 @@ def test_interval_prints_again_and_again(lesson):
     """--interval 0.3: a timestamp and a histogram per interval; the test's reads may straddle two printouts,
     their sum counts them all."""
     run = lesson(LESSON, "--interval", "0.3")
-    took = timed_reads([LONG] * 4)
+    took = pipe_reads([LONG] * 4)[1]
     run.wait_for(lambda: len(list(filter(STAMP.match, run.lines))) >= 4, what="4 printouts")
     run.stop()
     run.assert_clean_exit()
@@ -160,7 +126,7 @@ def test_duration_ends_it_with_one_printout_and_the_reads_still_open(lesson):
     run = lesson(LESSON, "--duration", "2", "--interval", "3600")
     with blocked_reader():
         time.sleep(0.2)
-        took = timed_reads([LONG, LONG])
+        took = pipe_reads([LONG, LONG])[1]
         run.finish(timeout=2 + 10 * TIME_SCALE)
     run.assert_clean_exit()
     assert len(list(filter(STAMP.match, run.lines))) == 1, run.transcript()

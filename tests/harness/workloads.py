@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 
 from .machine import CAPS, EVENT_TIMEOUT, STOP_TIMEOUT, SYSCALL_NR, TIME_SCALE
 
@@ -212,6 +213,48 @@ for path, argv in runs:
         done.append(-e.errno)            # the exec failed (e.g. -2: ENOENT); the execve() call happened
 print(repr(done))
 """
+
+
+def pipe_reads(delays, comm=None):
+    """A child of the test (named `comm` if given) reads one byte from a pipe, once per delay: before each read it
+    says so on a second pipe, and the test writes the byte `delay` seconds later. The child makes no other read.
+    Returns (its pid, the durations it measured around each os.read(), in seconds): the kernel's time of each
+    read lies inside that window."""
+    data_r, data_w = os.pipe()
+    status_r, status_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(data_w), os.close(status_r)
+            if comm:
+                with open("/proc/self/comm", "w") as f:
+                    f.write(comm)
+            took = []
+            for _ in delays:
+                os.write(status_w, b"r")
+                t0 = time.monotonic()
+                os.read(data_r, 1)
+                took.append(time.monotonic() - t0)
+            os.write(status_w, " ".join("%.6f" % t for t in took).encode())
+        finally:
+            os._exit(0)
+    os.close(data_r), os.close(status_w)
+    try:
+        for delay in delays:
+            if os.read(status_r, 1) != b"r":
+                raise RuntimeError("the reading child %d ended early" % pid)
+            time.sleep(delay)
+            os.write(data_w, b"x")
+        report = b""
+        while True:
+            chunk = os.read(status_r, 4096)
+            if not chunk:
+                break
+            report += chunk
+    finally:
+        os.close(data_w), os.close(status_r)
+        os.waitpid(pid, 0)
+    return pid, [float(t) for t in report.split()]
 
 
 def exec_from_parent(runs, comm, timeout=None):

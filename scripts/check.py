@@ -17,6 +17,7 @@ needs nothing beyond Python's standard library (and bcc, for the machine's capab
 import argparse
 import math
 import os
+import random
 import re
 import secrets
 import shutil
@@ -452,6 +453,37 @@ def check_failed(script):
         shutil.rmtree(directory, ignore_errors=True)
 
 
+ROW_SLOW = r"^(?P<pid>\d+)\s+(?P<comm>.+?)\s+(?P<ms>\d+\.\d+)$"
+
+
+def check_slow(script):
+    """A child named like nothing else reads a pipe 6 times: 3 slow reads (80-300 ms, chosen at random here) and
+    3 fast ones (5 ms), in a random order. With --min-ms 50: one row per slow read, with the child's pid and
+    name, and its duration within the window the child measured around the read; none for the fast ones."""
+    comm = unique_comm("ex9r")
+    delays = [random.uniform(0.08, 0.3) for _ in range(3)] + [0.005] * 3
+    random.shuffle(delays)
+    run = start(script, ["--min-ms", 50])
+    pid, took = harness.pipe_reads(delays, comm=comm)
+    want = sorted(t * 1000 for t in took if t >= 0.05)
+
+    def ours():
+        return sorted(float(m.group("ms")) for m in rows(run.lines, ROW_SLOW) if int(m.group("pid")) == pid)
+    wait_until(run, lambda: len(ours()) >= len(want))
+    stop(run)
+    got, names = ours(), {m.group("comm") for m in rows(run.lines, ROW_SLOW) if int(m.group("pid")) == pid}
+    close = len(got) == len(want) and all(0.9 * w - 1 <= g <= w + 0.5 for g, w in zip(got, want))
+    if not close or names != {comm}:
+        shown = ", ".join('"%d %s %.1f"' % (pid, comm, w) for w in want)
+        seen = ", ".join("%.1f" % g for g in got)
+        raise NotYet("rows %s (PID COMM MS, each MS at most the child's own measure), none for its 5 ms reads"
+                     % shown, "ms %s for pid %d (names %s)" % (seen, pid, sorted(names)) if got
+                     else saw(run.lines, rows(run.lines, ROW_SLOW))[0],
+                     "%s 这几行（PID COMM MS，MS 不超过子进程自己量到的时间），它 5 毫秒的读不出现" % shown,
+                     "pid %d 的毫秒数为 %s（名字 %s）" % (pid, seen, sorted(names)) if got
+                     else saw(run.lines, rows(run.lines, ROW_SLOW))[1])
+
+
 def ring_buffer_missing():
     release = tuple(map(int, re.findall(r"\d+", os.uname().release)[:2]))
     return "the BPF ring buffer needs Linux 5.8 (this is %s)" % os.uname().release if release < (5, 8) else None
@@ -509,6 +541,11 @@ EXERCISES = {e.id: e for e in [
              "is the result; submit the map's value itself (the BPF stack holds 512 bytes)",
              "用以线程 ID 为键的 BPF_HASH 把调用从 sys_enter_execve 带到 sys_exit_execve，在那里 args->ret 就是结果；"
              "直接提交映射里的值（BPF 栈只有 512 字节）"),
+    Exercise("009-slow", "009_latency/ex_slow.py", check_slow,
+             "a struct with the pid, the comm (bpf_get_current_comm) and the duration, sent with perf_submit(ctx, ...); in "
+             "Python, open_perf_buffer() and b.perf_buffer_poll() as run()'s reader, one plumbing.show() line per record",
+             "定义一个结构体，装 pid、comm（bpf_get_current_comm）和耗时，用 perf_submit(ctx, ...) 送出；Python 里用 "
+             "open_perf_buffer()，把 b.perf_buffer_poll() 交给 run() 去读，每条记录 plumbing.show() 一行"),
 ]}
 
 

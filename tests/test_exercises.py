@@ -34,6 +34,7 @@ STARTER_SAYS = {
     "006-paths": 'not yet: expected at Ctrl-C, lines "7 ',
     "007-exit": 'not yet: expected rows "',
     "008-failed": 'not yet: expected rows "PID ex8p',
+    "009-slow": 'not yet: expected rows "',
 }
 # A reference solution made to print wrong values: (what it says, what it says instead).
 WRONG = {
@@ -47,6 +48,7 @@ WRONG = {
     "006-paths": ("opens.increment(key)", "opens.increment(key, 2)"),
     "007-exit": ("e.code = args->error_code;", "e.code = args->error_code + 1;"),
     "008-failed": ("if (args->ret < 0)", "if (args->ret <= 0)"),
+    "009-slow": ("s.took_ns / 1e6", "s.took_ns / 1e5"),
 }
 # ... made to print nothing: one per way of printing (the trace pipe, a perf buffer, a table at the end).
 SILENT = {

@@ -36,7 +36,7 @@ static int began(void) {
 static int ended(void) {
     u32 tid = bpf_get_current_pid_tgid();
     u64 *tsp = start.lookup(&tid);
-    if (tsp == NULL)                          // it began before we attached
+    if (!tsp)                                 // it began before we attached
         return 0;
     u64 us = (bpf_ktime_get_ns() - *tsp) / 1000;
     dist.increment(bpf_log2l(us));            // bucket 15 holds 16384 to 32767 us

@@ -137,8 +137,8 @@ def syscall_name(text):
 
 
 def process_id(text):
-    """An argparse type: the pid of a running process. bcc would attach a uprobe for a pid that does not exist
-    only to fail in perf_event_open, after it made a uprobe event in tracefs that nobody removes."""
+    """An argparse type: the pid of a running process. (Given a pid, bcc reads the library through /proc/PID/root;
+    for a pid that does not exist it says only "could not determine address of symbol ...".)"""
     if not (text.isdigit() and 0 < int(text) < 1 << 22 and os.path.exists("/proc/%d" % int(text))):
         raise argparse.ArgumentTypeError("no process with pid %s" % text)
     return int(text)

@@ -38,6 +38,8 @@ RUNS = {
     "007": ("007_exec/exec.py", [], [["sh", "-c", "/bin/echo hello; /no/such/program"]]),
     "008": ("008_execve/execve.py", [], [["sh", "-c", "/bin/echo 'a b' c; /no/such/program x"]]),
     "008-tracepoint": ("008_execve/execve.py", ["--probe", "tracepoint"], [["sh", "-c", "/bin/echo 'a b' c"]]),
+    "010": ("010_uprobes/uprobes.py", [], [[PY, "-I", "-S", "-c", "import ctypes; libc = ctypes.CDLL(None); "
+                                           "libc.getenv(b'HOME'); libc.getenv(b'NO_SUCH_VARIABLE')"]]),
 }
 
 

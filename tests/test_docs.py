@@ -329,7 +329,8 @@ def test_chinese_typography(path):
 
 
 # ---------------------------------------------------------------- budgets: what a learner reads (CONTRIBUTING.md)
-CODE_LINES = {"001": 30, "002": 45, "003": 80, "004": 80, "005": 100, "006": 80, "007": 80, "008": 110}
+CODE_LINES = {"001": 30, "002": 45, "003": 80, "004": 80, "005": 100, "006": 80, "007": 80, "008": 110,
+              "010": 80}
 NOTE_WORDS = {"001": 900, "002": 900}        # the others: 1,600
 
 
@@ -357,4 +358,5 @@ def test_a_lesson_script_stays_within_its_budget(number):
 def test_the_shared_plumbing_stays_within_its_budget():
     assert code_lines(ROOT / "lessons" / "plumbing.py") <= 350
     assert all((folder / "plumbing.py").resolve() == ROOT / "lessons" / "plumbing.py"
-               for folder in (ROOT / "lessons").glob("00[1-8]_*")), "each lesson folder links ../plumbing.py"
+               for folder in (ROOT / "lessons").glob("0[0-9][0-9]_*") if folder.name != "000_doctor"), \
+        "each lesson folder links ../plumbing.py"

@@ -10,6 +10,7 @@ as a script or as a notebook, calls:
                                        --duration or --count, what was lost, and every probe detached
     show(line), printable(raw), string(raw, length, size), ours(msg, n), lost(count)   output helpers
     syscalls(*names), btf_offsets(struct, *members)      what this kernel and architecture have
+    process_id(text)                   an argparse type: the pid of a running process (--pid of a uprobe)
 
 Standard library and bcc only. Every failure a learner can meet ends in one line `error: ...` and a non-zero
 exit, never a traceback. CONTRIBUTING.md explains the design; tests/test_plumbing.py tests the pure parts.

@@ -83,7 +83,7 @@ args = plumbing.parse(parser, NOTEBOOK_ARGS)
 b = BPF(text=program)
 b.attach_uprobe(name="c", sym="getenv", fn_name="getenv_entry", pid=args.pid)
 b.attach_uretprobe(name="c", sym="getenv", fn_name="getenv_return", pid=args.pid)
-print("library: c is %s" % BPF.find_library("c").decode())
+print("library: c is %s" % (BPF.find_library("c") or b"not in /etc/ld.so.cache").decode())
 
 # %% [markdown]
 # ## Print — 打印

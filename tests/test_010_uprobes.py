@@ -16,19 +16,20 @@ ROW = re.compile(r"^(?P<pid>\d+)\s+(?P<comm>.+?)\s+(?P<result>0x[0-9a-f]+)\s+(?P
 ATTACHED = re.compile(r"^attached: (?P<kind>uprobe|uretprobe) \w*libc_so_6_0x(?P<offset>[0-9a-f]+)(?:_(?P<pid>\d+))?$")
 
 # A child that sets its comm, says "ready", then for each line "NAME N" on stdin calls libc's getenv(NAME) N times
-# and says "done" (its start-up, before "ready", calls getenv too: for names of its own, not the test's).
+# and says "done ADDRESS", what the last call returned (its start-up, before "ready", calls getenv too: for names
+# of its own, not the test's).
 CHILD = r"""
 import ctypes, sys
 with open("/proc/self/comm", "w") as f:
     f.write(sys.argv[1])
 libc = ctypes.CDLL(None)
-libc.getenv.restype = ctypes.c_char_p
+libc.getenv.restype = ctypes.c_void_p
 print("ready", flush=True)
 for line in sys.stdin:
     name, n = line.split()
     for _ in range(int(n)):
-        libc.getenv(name.encode())
-    print("done", flush=True)
+        address = libc.getenv(name.encode())
+    print("done %#x" % (address or 0), flush=True)
 """
 
 
@@ -43,9 +44,12 @@ class Child:
         assert self.proc.stdout.readline() == "ready\n"
 
     def getenv(self, name, n):
+        """Returns what getenv() returned, as the lesson prints it: 0x0 for NULL."""
         self.proc.stdin.write("%s %d\n" % (name, n))
         self.proc.stdin.flush()
-        assert self.proc.stdout.readline() == "done\n"    # every call has returned
+        done, address = self.proc.stdout.readline().split()    # every call has returned
+        assert done == "done"
+        return address
 
     def close(self):
         self.proc.stdin.close()
@@ -62,7 +66,8 @@ def unique(tag):
 
 def test_every_call_with_its_name_and_value(lesson):
     """Names set and unset, a value with control characters, a value longer than the lesson's buffer: the exact
-    number of lines per name, each with the child's pid and comm, RESULT 0x0 for an unset name."""
+    number of lines per name, each with the child's pid and comm and, as RESULT, the very address getenv()
+    returned in the child (0x0 for the unset name)."""
     run = lesson(LESSON)
     attached = [ATTACHED.match(line) for line in run.lines if line.startswith("attached:")]
     assert [m and m.group("kind") for m in attached] == ["uprobe", "uretprobe"], run.transcript()
@@ -74,8 +79,7 @@ def test_every_call_with_its_name_and_value(lesson):
              long_: values[long_][:127] + "..."}   # 128 bytes with the NUL: 127 characters, then the mark
     counts = {hostile: random.randint(1, 9), long_: random.randint(1, 9), unset: random.randint(1, 9)}
     child = Child("t010env", values)
-    for name, n in counts.items():
-        child.getenv(name, n)
+    returned = {name: child.getenv(name, n) for name, n in counts.items()}
     child.close()
     run.wait_for(lambda: all(len(rows_of(run, child.pid, name)) >= n for name, n in counts.items()),
                  what="%s getenv() lines for pid %d" % (counts, child.pid))
@@ -85,11 +89,11 @@ def test_every_call_with_its_name_and_value(lesson):
         rows = rows_of(run, child.pid, name)
         assert len(rows) == n, (name, n, run.transcript())
         assert {m.group("comm") for m in rows} == {"t010env"}, run.transcript()
+        assert {m.group("result") for m in rows} == {returned[name]}, (name, returned, run.transcript())
         if name == unset:
-            assert {(m.group("result"), m.group("value")) for m in rows} == {("0x0", None)}, run.transcript()
+            assert returned[name] == "0x0" and {m.group("value") for m in rows} == {None}, run.transcript()
         else:
-            assert {m.group("value") for m in rows} == {shown[name]}, run.transcript()
-            assert all(int(m.group("result"), 16) != 0 for m in rows), run.transcript()
+            assert returned[name] != "0x0" and {m.group("value") for m in rows} == {shown[name]}, run.transcript()
     assert "lost 0 events in total" in run.lines, run.transcript()
 
 

@@ -9,7 +9,7 @@ import secrets
 import subprocess
 import sys
 
-from conftest import EVENT_TIMEOUT, bcc_probe_events, run_to_exit
+from harness import EVENT_TIMEOUT, bcc_probe_events, run_to_exit
 
 LESSON = "010_uprobes/uprobes.py"
 ROW = re.compile(r"^(?P<pid>\d+)\s+(?P<comm>.+?)\s+(?P<result>0x[0-9a-f]+)\s+(?P<name>[^=]+?)(?:=(?P<value>.*))?$")

@@ -10,6 +10,7 @@ as a script or as a notebook, calls:
                                        --duration or --count, what was lost, and every probe detached
     show(line), printable(raw), string(raw, length, size), ours(msg, n), lost(count)   output helpers
     syscalls(*names), btf_offsets(struct, *members)      what this kernel and architecture have
+    process_id(text)                   an argparse type: the pid of a running process (--pid of a uprobe)
 
 Standard library and bcc only. Every failure a learner can meet ends in one line `error: ...` and a non-zero
 exit, never a traceback. CONTRIBUTING.md explains the design; tests/test_plumbing.py tests the pure parts.
@@ -136,6 +137,14 @@ def syscall_name(text):
     return text
 
 
+def process_id(text):
+    """An argparse type: the pid of a running process. (Given a pid, bcc reads the library through /proc/PID/root;
+    for a pid that does not exist it says only "could not determine address of symbol ...".)"""
+    if not (text.isdigit() and 0 < int(text) < 1 << 22 and os.path.exists("/proc/%d" % int(text))):
+        raise argparse.ArgumentTypeError("no process with pid %s" % text)
+    return int(text)
+
+
 # ---------------------------------------------------------------- attaching
 def attach(probe, b=None, **ways):
     """Attach the way --probe asks. ways: kind -> a function that attaches (it may also build and return the
@@ -163,14 +172,18 @@ def attached(b):
     text = lambda name: name.decode() if isinstance(name, bytes) else name   # noqa: E731
     found = [("kprobe " if text(ev).startswith("p_") else "kretprobe ") + text(ev)[2:] for ev in b.kprobe_fds]
     found += ["tracepoint " + text(tp) for tp in b.tracepoint_fds]
-    return found + ["raw_tracepoint " + text(tp) for tp in b.raw_tracepoint_fds]
+    found += ["raw_tracepoint " + text(tp) for tp in b.raw_tracepoint_fds]
+    # uprobes: bcc names the event p_ (entry) or r_ (return), the file's path with every character that is not
+    # [A-Za-z0-9_] made "_" (its base name only, from bcc 0.34), the symbol's offset, and the pid when given
+    return found + [("uprobe " if text(ev).startswith("p_") else "uretprobe ") + text(ev)[2:] for ev in b.uprobe_fds]
 
 
 def detach_all(b):
     """Detach every probe of b (its programs stay loaded): no more events."""
     for names, detach in ((getattr(b, "kprobe_fds", {}), b and b.detach_kprobe_event),
                           (getattr(b, "tracepoint_fds", {}), b and b.detach_tracepoint),
-                          (getattr(b, "raw_tracepoint_fds", {}), b and b.detach_raw_tracepoint)):
+                          (getattr(b, "raw_tracepoint_fds", {}), b and b.detach_raw_tracepoint),
+                          (getattr(b, "uprobe_fds", {}), b and b.detach_uprobe_event)):
         for name in list(names):
             try:
                 detach(name)

@@ -484,6 +484,40 @@ def check_slow(script):
                      else saw(run.lines, rows(run.lines, ROW_SLOW))[1])
 
 
+ROW_SETENV = r"^(?P<pid>\d+)\s+(?P<comm>.+?)\s+(?P<overwrite>-?\d+)\s+(?P<result>-?\d+) (?P<name>\S+) (?P<value>\S*)$"
+SETENV_CHILD = r"""
+import ast, ctypes, sys
+with open("/proc/self/comm", "w") as f:
+    f.write(sys.argv[1])
+libc = ctypes.CDLL(None)
+print([libc.setenv(name.encode(), value.encode(), overwrite) for name, value, overwrite in ast.literal_eval(sys.argv[2])])
+"""
+
+
+def check_setenv(script):
+    comm, rnd = unique_comm("ex10"), secrets.SystemRandom()
+    name = "EX10_" + secrets.token_hex(4).upper()
+    # set, then not overwritten (overwrite 0: still returns 0), then a name with "=", which setenv() refuses (-1)
+    calls = [(name, secrets.token_hex(5), rnd.randint(1, 9)), (name, secrets.token_hex(5), 0),
+             (name + "=X", secrets.token_hex(5), 1)]
+    run = start(script)
+    child = subprocess.Popen([sys.executable, "-c", SETENV_CHILD, comm, repr(calls)], stdout=subprocess.PIPE, text=True)
+    results = eval(child.communicate(timeout=EVENT_TIMEOUT)[0])   # noqa: S307 - ints printed by our own child
+    want = [(str(child.pid), comm, str(o), str(r), n, v) for (n, v, o), r in zip(calls, results)]
+    assert [r for _, _, _, r, _, _ in want] == ["0", "0", "-1"], results
+
+    def got():
+        return {(m.group("pid"), m.group("comm"), m.group("overwrite"), m.group("result"), m.group("name"),
+                 m.group("value")) for m in rows(run.lines, ROW_SETENV)}
+    if not wait_until(run, lambda: all(w in got() for w in want)):
+        stop(run)
+        shown = ", ".join('"%s"' % " ".join(w) for w in want)
+        raise NotYet("rows %s (PID COMM OVERWRITE RESULT NAME VALUE): three setenv() calls of a process of the check"
+                     % shown, saw(run.lines, rows(run.lines, ROW_SETENV))[0],
+                     "这几行 %s（PID COMM OVERWRITE RESULT NAME VALUE）：检查器自己的进程调用三次 setenv()" % shown,
+                     saw(run.lines, rows(run.lines, ROW_SETENV))[1])
+
+
 def ring_buffer_missing():
     release = tuple(map(int, re.findall(r"\d+", os.uname().release)[:2]))
     return "the BPF ring buffer needs Linux 5.8 (this is %s)" % os.uname().release if release < (5, 8) else None
@@ -546,6 +580,11 @@ EXERCISES = {e.id: e for e in [
              "Python, open_perf_buffer() and b.perf_buffer_poll() as run()'s reader, one plumbing.show() line per record",
              "定义一个结构体，装 pid、comm（bpf_get_current_comm）和耗时，用 perf_submit(ctx, ...) 送出；Python 里用 "
              "open_perf_buffer()，把 b.perf_buffer_poll() 交给 run() 去读，每条记录 plumbing.show() 一行"),
+    Exercise("010-setenv", "010_uprobes/ex_setenv.py", check_setenv,
+             "PT_REGS_PARM2(ctx) is the value, PT_REGS_PARM3(ctx) overwrite; PT_REGS_RC(ctx) in a uretprobe is the result: "
+             "keep the call in a BPF_HASH keyed by the thread id from the uprobe to the uretprobe, as the lesson keeps getenv's name",
+             "PT_REGS_PARM2(ctx) 是值，PT_REGS_PARM3(ctx) 是 overwrite；uretprobe 里的 PT_REGS_RC(ctx) 是结果："
+             "像本课保存 getenv 的名字那样，用以线程 id 为键的 BPF_HASH 把调用从 uprobe 带到 uretprobe"),
 ]}
 
 

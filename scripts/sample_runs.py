@@ -42,6 +42,8 @@ RUNS = {
     "008": ("008_execve/execve.py", [], [["sh", "-c", "/bin/echo 'a b' c; /no/such/program x"]]),
     "008-tracepoint": ("008_execve/execve.py", ["--probe", "tracepoint"], [["sh", "-c", "/bin/echo 'a b' c"]]),
     "009": ("009_latency/latency.py", ["--interval", "5"], [PIPE_READS]),
+    "010": ("010_uprobes/uprobes.py", [], [[PY, "-I", "-S", "-c", "import ctypes; libc = ctypes.CDLL(None); "
+                                           "libc.getenv(b'HOME'); libc.getenv(b'NO_SUCH_VARIABLE')"]]),
 }
 
 

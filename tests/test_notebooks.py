@@ -135,6 +135,11 @@ def test_009_latency(notebook):
     script_test(notebook, record_property=lambda *a: None)
 
 
+def test_010_uprobes(notebook):
+    from test_010_uprobes import test_every_call_with_its_name_and_value as script_test
+    script_test(notebook)
+
+
 # ---------------------------------------------------------------- Run All, as an instructor does
 def notebook_args(script):
     """The lesson's own NOTEBOOK_ARGS, with --duration shortened to half a second."""

@@ -3,6 +3,7 @@ anything into the kernel. (What it does with a real kernel, every lesson's own t
 check through the lessons.)"""
 import argparse
 import ctypes
+import os
 import struct
 import sys
 
@@ -90,12 +91,26 @@ def test_syscall_name_rejects_what_is_no_name(text):
         plumbing.syscall_name(text)
 
 
+def test_process_id_accepts_a_running_process_only():
+    assert plumbing.process_id("1") == 1 and plumbing.process_id(str(os.getpid())) == os.getpid()
+    for text in ("0", "-1", "abc", "1e3", " 1", str(1 << 22), "99999999999"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            plumbing.process_id(text)
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)                      # reaped: its pid is free (and not reused this soon)
+    with pytest.raises(argparse.ArgumentTypeError, match="no process with pid %d" % pid):
+        plumbing.process_id(str(pid))
+
+
 class FakeBPF:
     """What attached() and detach_all() read of a bcc BPF object: bcc records every attachment in these dicts."""
     def __init__(self):
         self.kprobe_fds = {b"p___x64_sys_chmod": 3, b"r_do_sys_openat2": 4}
         self.tracepoint_fds = {b"syscalls:sys_enter_openat": 5, b"sched:sched_process_exit": 6}
         self.raw_tracepoint_fds = {b"sys_enter": 7}
+        self.uprobe_fds = {b"p__lib_x86_64_linux_gnu_libc_so_6_0x3f0b0": 8, b"r__lib_libc_so_6_0x3f0b0_42": 9}
         self.detached = []
 
     def detach_kprobe_event(self, ev):
@@ -109,14 +124,21 @@ class FakeBPF:
         self.detached.append(tp)
         del self.raw_tracepoint_fds[tp]
 
+    def detach_uprobe_event(self, ev):
+        self.detached.append(ev)
+        del self.uprobe_fds[ev]
+
 
 def test_attached_says_what_bcc_recorded_and_detach_all_detaches_it():
     b = FakeBPF()
     assert plumbing.attached(b) == ["kprobe __x64_sys_chmod", "kretprobe do_sys_openat2",
                                     "tracepoint syscalls:sys_enter_openat", "tracepoint sched:sched_process_exit",
-                                    "raw_tracepoint sys_enter"]
+                                    "raw_tracepoint sys_enter", "uprobe _lib_x86_64_linux_gnu_libc_so_6_0x3f0b0",
+                                    "uretprobe _lib_libc_so_6_0x3f0b0_42"]
     plumbing.detach_all(b)
-    assert b.detached == [b"p___x64_sys_chmod", b"r_do_sys_openat2", b"sys_enter"]
+    assert b.detached == [b"p___x64_sys_chmod", b"r_do_sys_openat2", b"sys_enter",
+                          b"p__lib_x86_64_linux_gnu_libc_so_6_0x3f0b0", b"r__lib_libc_so_6_0x3f0b0_42"]
+    assert not b.kprobe_fds and not b.uprobe_fds
     plumbing.detach_all(None)               # nothing built yet: nothing to do
 
 

@@ -38,12 +38,14 @@ import test_006_bpf_hash as t006
 import test_007_exec as t007
 import test_008_execve as t008
 import test_009_latency as t009
+import test_010_uprobes as t010
 
 SCRIPTS = {
     "000": "000_doctor/doctor.py", "001": "001_hello/hello.py", "002": "002_program_format/program_format.py",
     "003": "003_do_sys_open/do_sys_open.py", "004": "004_pid_comm/pid_comm.py", "005": "005_perf_output/perf_output.py",
     "006": "006_bpf_hash/bpf_hash.py", "007": "007_exec/exec.py", "008": "008_execve/execve.py",
     "009": "009_latency/latency.py",
+    "010": "010_uprobes/uprobes.py",
 }
 TRACING = [n for n in SCRIPTS if n != "000"]
 # The lessons that read the shared trace pipe, with the arguments that make them do so.
@@ -97,6 +99,8 @@ def stream_for(name, directory):
     if name in ("007", "008"):
         shutil.copy("/bin/true", target)
         return "exec", target
+    if name == "010":
+        return "getenv", "T010_STREAM"
     open(target, "w").close()
     return {"001": "clone", "002": "clone", "003": "open", "004": "chmod", "005": "chmod", "006": "sync",
             "009": "read"}[name], target
@@ -252,6 +256,8 @@ BAD_ARGS = {   # per lesson, on top of COMMON_BAD_ARGS (lessons with --duration)
     "007": [["--count", "0"], ["--probe", "kprobe"]],
     "008": [["--offsets", "guess"], ["--count", "0"]],
     "009": [["--interval", "0"], ["--interval", "nan"], ["--interval", "-1"], ["--probe", "fentry"], ["--count", "5"]],
+    "010": [["--pid", "0"], ["--pid", "-5"], ["--pid", "abc"], ["--pid", str(1 << 22)], ["--pid", "1 2"],
+            ["--probe", "kprobe"], ["--count", "0"]],
 }
 COMMON_BAD_ARGS = [["--duration", "0"], ["--duration", "-1"], ["--duration", "nan"], ["--duration", "inf"],
                    ["--duration", "1e30"], ["--duration", "ten"], ["--no-such-option"]]
@@ -461,6 +467,22 @@ def storm_execs(start, name, short_dir):
     return delivered, last_number(run, r"^lost (\d+) events in total$"), N_EXEC + tries, False
 
 
+def storm_getenv(start, short_dir):
+    """010 with --pid of the test: N getenv() calls of one name while the lesson is stopped, then of another until
+    shown. Only the test's process is traced, but Python may call getenv() in it meanwhile: >=."""
+    me, storm, after = os.getpid(), t010.unique("STORM"), t010.unique("AFTER")
+    run = start(SCRIPTS["010"], "--pid", me)
+    with pinned_to_one_cpu():
+        with reader_stopped(run):
+            caused = syscall_storm("getenv", N, storm)
+        _, tries = until_seen(run, lambda: syscall_storm("getenv", 1, after), lambda: t010.rows_of(run, me, after),
+                              "a row for %s after the storm" % after)
+    run.stop()
+    run.assert_clean_exit()
+    delivered = len(t010.rows_of(run, me, storm)) + len(t010.rows_of(run, me, after))
+    return delivered, last_number(run, r"^lost (\d+) events in total$"), caused + tries, False
+
+
 STORMS = {   # case -> storm(start a lesson, a short directory) -> (delivered, reported lost, caused, exact)
     "001": lambda start, d: storm_clone(start, "001"),
     "002": lambda start, d: storm_clone(start, "002"),
@@ -472,6 +494,7 @@ STORMS = {   # case -> storm(start a lesson, a short directory) -> (delivered, r
     "006": storm_intervals,
     "007": lambda start, d: storm_execs(start, "007", d),
     "008": lambda start, d: storm_execs(start, "008", d),
+    "010": storm_getenv,
 }
 
 

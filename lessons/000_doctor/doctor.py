@@ -297,6 +297,7 @@ LESSONS = [  # folder, preferred kind, fallback kind(s), other needs
     ("007_exec", "tracepoint", "tracepoint", ["perf_buffer"]),
     ("008_execve", "kprobe", "tracepoint", ["perf_buffer", "task_layout"]),
     ("009_latency", "kprobe", "tracepoint", []),   # a kprobe and a kretprobe, or two tracepoints
+    ("010_uprobes", "uprobe", "uprobe", ["uprobes", "perf_buffer"]),
 ]
 # lessons/, the folder of this script's folder (a notebook has no __file__, but runs in this script's folder)
 here = os.path.dirname(os.path.dirname(os.path.abspath(globals().get("__file__", "doctor.ipynb"))))

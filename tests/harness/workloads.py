@@ -102,7 +102,8 @@ CLONE_SIGHAND = 0x800    # without CLONE_VM the kernel refuses it (EINVAL) after
 def syscall_storm(kind, n, path=None):
     """n system calls of one kind from this thread, as fast as Python makes them (~1 us each here): clone (one the
     kernel refuses: no process is made, but the clone probes of lessons 001/002 fire), open or chmod of `path`
-    (which may be missing: the entry probes fire all the same), or getppid. Returns n."""
+    (which may be missing: the entry probes fire all the same), getenv of the name `path` (a libc call), or getppid.
+    Returns n."""
     libc = ctypes.CDLL(None, use_errno=True)
     for _ in range(n):
         try:
@@ -112,6 +113,8 @@ def syscall_storm(kind, n, path=None):
                 os.close(os.open(path, os.O_RDONLY))
             elif kind == "chmod":
                 os.chmod(path, 0o600)
+            elif kind == "getenv":           # libc's getenv(path), not a system call: lesson 010's uprobe
+                libc.getenv(os.fsencode(path))
             else:
                 os.getppid()
         except OSError:
@@ -138,6 +141,8 @@ while time.monotonic() < end:
             os.read(fd, 1)
         elif kind == "exec":
             os.waitpid(os.posix_spawn(path, [path], {}), 0)
+        elif kind == "getenv":
+            libc.getenv(path.encode())
     except OSError:
         pass
 """

@@ -31,6 +31,8 @@ ARCH=$(dpkg --print-architecture)
 
 # 1. Packages. Never 'pip install bcc': PyPI's "bcc" is an unrelated project.
 apt_install bpfcc-tools python3-bpfcc python3-venv make
+# Lessons 011 and 012 build small C programs of their own: USDT probes (<sys/sdt.h>) and frame pointers.
+apt_install gcc libc6-dev systemtap-sdt-dev
 # For the tests, figures and benchmark: clang + libbpf-dev compile the notes' libbpf-form examples
 # (tests/test_docs.py), matplotlib draws img/ (make figures), gcc builds the benchmark's workloads and
 # bpftrace is the peer it is compared with (make bench).

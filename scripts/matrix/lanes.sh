@@ -22,9 +22,9 @@ CI_LANES="trixie-arm64 bullseye-5.10 trixie-6.12"
 # an x86 guest), run every lesson test file and nothing else.
 CI_SHARE_LANES="bullseye-5.10 trixie-6.12"
 
-# bcc (tools + Python module), the test runner, and what the harness and lessons call.
-# python3-pytest-timeout is in bullseye, bookworm and trixie.
-COMMON_PACKAGES="bpfcc-tools python3-bpfcc python3-pytest python3-pytest-timeout make procps kmod coreutils util-linux"
+# bcc (tools + Python module), the test runner, and what the harness and lessons call (gcc, libc6-dev and
+# systemtap-sdt-dev: the C programs lessons 011 and 012 build). python3-pytest-timeout is in bullseye, bookworm and trixie.
+COMMON_PACKAGES="bpfcc-tools python3-bpfcc python3-pytest python3-pytest-timeout make procps kmod coreutils util-linux gcc libc6-dev systemtap-sdt-dev"
 
 MIRROR=http://deb.debian.org/debian
 SECURITY=http://deb.debian.org/debian-security

@@ -2,6 +2,7 @@
 lesson runner, workloads, notebooks) is in tests/harness/, which has no pytest in it, so that the exercise
 checker (scripts/check.py) uses the very same code (CONTRIBUTING.md, "Tests")."""
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -12,10 +13,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "tests"))   # `import h
 from harness import CAPS, NO_SKIP, LessonRun, NotebookRun, clear_trace_buffer, notebook_tools_missing  # noqa: E402
 
 
-# CI mode runs, of the exercise tests, these two in the guests: a check against the kernel, that passes and that
-# fails. The other two (a second solution, a broken one) test the checker's reading, and run on the host in
-# `make test` and on every lane in `make test-kernels`; CI's 45 minutes on 2 cores have no room for them twice.
-CI_EXERCISE_TESTS = ("test_the_reference_solution_passes", "test_the_untouched_starter_runs_and_fails_with_its_message")
+def ci_policy(path=Path(__file__).resolve().parent / "scripts/matrix/ci.env"):
+    """CI's policy (scripts/matrix/ci.env, which the matrix scripts source): {NAME: value}."""
+    return dict(re.findall(r'^(CI_\w+)="([^"]*)"$', path.read_text(), re.M))
+
+
+CI_EXERCISE_TESTS = tuple(ci_policy()["CI_EXERCISE_TESTS"].split())
 
 
 def pytest_collection_modifyitems(config, items):

@@ -21,9 +21,10 @@
 # guests at once get half a core each; ARCH_SLOWER times that for an arm64 one), MATRIX_BUILD_TIMEOUT
 # (seconds per rootfs build, 2400), MATRIX_TIME_SCALE (LESSONS_TIME_SCALE in an x86 guest, 8: a guest gets
 # half a core; an arm64 guest's is ARCH_SLOWER times it), MATRIX_MEM (3G), MATRIX_SMP (2), MATRIX_CPU (the
-# architecture's default: qemu64, max,pauth-impdef=on), MATRIX_SHARD (set: CI mode, the lanes $CI_LANES;
+# architecture's default: qemu64, max,pauth-impdef=on), MATRIX_SHARD (set: CI mode, as scripts/matrix/ci.env says:
+# the lanes $CI_LANES, and CI_JOBS, CI_TIME_SCALE, CI_QEMU_TIMEOUT as the defaults of the three knobs above;
 # each of the $CI_SHARE_LANES guests runs every lesson test but only its share of tests/test_robustness.py,
-# of the exercise tests conftest.py names in CI_EXERCISE_TESTS and of the test_forced_kprobe tests, so that they together run each of those once,
+# of the exercise tests ci.env names in CI_EXERCISE_TESTS and of the test_forced_kprobe tests, so that they together run each of those once,
 # and the others (arm64) run the lesson tests only; conftest.py,
 # `make test-kernels-ci`),
 # MATRIX_HOST_JUNIT (CI: the junit.xml `make test` wrote; the host column is taken from it instead of running
@@ -39,12 +40,13 @@ REPO=$(pwd)
 
 CACHE=${MATRIX_CACHE:-/var/cache/bpf-lessons-matrix}
 OUT=$REPO/results/kernel-matrix
-JOBS=${MATRIX_JOBS:-4}
-QEMU_TIMEOUT=${MATRIX_QEMU_TIMEOUT:-}   # empty: 7200 s x the architecture's ARCH_SLOWER
+# CI mode (MATRIX_SHARD set: `make test-kernels-ci`) takes its defaults from scripts/matrix/ci.env.
+JOBS=${MATRIX_JOBS:-$([ -n "${MATRIX_SHARD:-}" ] && echo "$CI_JOBS" || echo 4)}
+QEMU_TIMEOUT=${MATRIX_QEMU_TIMEOUT:-${MATRIX_SHARD:+$CI_QEMU_TIMEOUT}}   # empty: 7200 s x the architecture's ARCH_SLOWER
 # One rootfs build: ~1 min for an x86 lane; ~8 min for the arm64 one, whose maintainer scripts (python's
 # byte-compilation, depmod, ...) run under qemu-user.
 BUILD_TIMEOUT=${MATRIX_BUILD_TIMEOUT:-2400}
-TIME_SCALE=${MATRIX_TIME_SCALE:-8}
+TIME_SCALE=${MATRIX_TIME_SCALE:-$([ -n "${MATRIX_SHARD:-}" ] && echo "$CI_TIME_SCALE" || echo 8)}
 MEM=${MATRIX_MEM:-3G}
 SMP=${MATRIX_SMP:-2}
 # The lesson test files: what depends on the kernel. Cross-cutting checks (docs, notebooks, set-up) are
@@ -265,7 +267,7 @@ launch_lane() {  # launch_lane LANE — its guest in the background (CI: with it
     if [ -n "${share_index[$l]:-}" ]; then
       shard="${share_index[$l]}/${#share_index[@]}"
     elif [ -z "${MATRIX_TESTS:-}" ]; then
-      tests=$LESSON_TESTS   # not a sharing lane: every lesson test, nothing else (lanes.sh, CI_SHARE_LANES)
+      tests=$LESSON_TESTS   # not a sharing lane: every lesson test, nothing else (ci.env, CI_SHARE_LANES)
     fi
   elif [ -z "${MATRIX_TESTS:-}" ]; then
     # An emulated architecture (arm64: ~2x an x86 guest's CPU per test) runs the lesson and exercise tests; the

@@ -12,15 +12,9 @@
 # Every lane, in the order `make test-kernels` runs them (the longest first: the arm64 lane is emulated
 # instruction by instruction on an x86 host, so it starts first and the x86 guests fill the other core).
 ALL_LANES="trixie-arm64 bookworm-6.1 bookworm-6.12 bullseye-5.10 trixie-6.12"
-# CI mode (`make test-kernels-ci`), three guests, as many as fit CI's time on 2 cores: the oldest userland
-# (bullseye: bcc 0.18, Python 3.9, kernel 5.10), the newest (trixie: bcc 0.31, Python 3.13, kernel 6.12,
-# standing in for bookworm-6.12, the same kernel version) and arm64. Bookworm's userland (bcc 0.26,
-# Python 3.11) is the host's, tested by `make test`; the full matrix keeps bookworm-6.1 and bookworm-6.12.
-CI_LANES="trixie-arm64 bullseye-5.10 trixie-6.12"
-# CI mode: these lanes share out the robustness, forced-kprobe and exercise tests (each runs every n-th,
-# from its k-th; conftest.py, LESSONS_SHARD). The others, the arm64 lane (emulating it costs ~2x the CPU of
-# an x86 guest), run every lesson test file and nothing else.
-CI_SHARE_LANES="bullseye-5.10 trixie-6.12"
+# CI mode's lanes and how they share the tests: scripts/matrix/ci.env, CI's whole policy in one file.
+# shellcheck source=ci.env
+. "$(dirname "${BASH_SOURCE[0]}")/ci.env"
 
 # bcc (tools + Python module), the test runner, and what the harness and lessons call (gcc, libc6-dev and
 # systemtap-sdt-dev: the C programs lessons 011 and 012 build). python3-pytest-timeout is in bullseye, bookworm and trixie.

@@ -23,7 +23,7 @@ CI_EXERCISE_TESTS = tuple(ci_policy()["CI_EXERCISE_TESTS"].split())
 
 def pytest_collection_modifyitems(config, items):
     """LESSONS_SHARD=k/n (the kernel matrix's CI mode): keep every n-th robustness test, every n-th exercise test
-    of CI_EXERCISE_TESTS (no other), and every n-th test_forced_kprobe (on a kprobe kernel it repeats the auto
+    of CI_EXERCISE_TESTS (no other), and every n-th forced-kprobe test (on a kprobe kernel it repeats the auto
     test's attach and checks with the flag given), from the k-th, so that n kernels together run each of them
     once. Deselected, not skipped: pytest reports them as deselected."""
     shard = os.environ.get("LESSONS_SHARD")
@@ -31,8 +31,8 @@ def pytest_collection_modifyitems(config, items):
         return
     k, n = map(int, shard.split("/"))
     exercise = "tests/test_exercises.py::"
-    shared = [item for item in items if item.nodeid.startswith(("tests/test_robustness.py::", exercise))
-              or item.name == "test_forced_kprobe"]
+    shared = [item for item in items if item.nodeid.startswith(("tests/test_robustness.py::", exercise,
+                                                                 "tests/test_forced_kprobe.py::"))]
     dropped = {item.nodeid for item in shared
                if item.nodeid.startswith(exercise) and item.name.split("[")[0] not in CI_EXERCISE_TESTS}
     shared = [item for item in shared if item.nodeid not in dropped]

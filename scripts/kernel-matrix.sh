@@ -51,7 +51,7 @@ MEM=${MATRIX_MEM:-3G}
 SMP=${MATRIX_SMP:-2}
 # The lesson test files: what depends on the kernel. Cross-cutting checks (docs, notebooks, set-up) are
 # kernel-independent, need the host (network, jupytext, a writable repo) and run in `make test`.
-LESSON_TESTS="tests/test_[0-9]*.py"
+LESSON_TESTS="tests/test_[0-9]*.py tests/test_forced_kprobe.py"
 TESTS=${MATRIX_TESTS:-$LESSON_TESTS tests/test_exercises.py tests/test_robustness.py}
 APPEND=${MATRIX_APPEND:-}
 # Bump when the rootfs recipe below changes in a way the package list does not show.

@@ -1,7 +1,7 @@
 """Lesson 001: the seed's hello world prints one "Hello, World!" line per clone() the test makes."""
 import os
 
-from harness import CAPS, assert_kprobe_refused, expected_auto_probe, fork_children, parse_trace_line, trace_fence
+from harness import expected_auto_probe, fork_children, parse_trace_line, trace_fence
 
 LESSON = "001_hello/hello.py"
 FORKS = 3
@@ -46,14 +46,3 @@ def test_forced_tracepoint_prints_hello_per_fork(lesson):
     run = lesson(LESSON, "--probe", "tracepoint", fresh_trace_buffer=True)
     assert run.attached() == ("tracepoint", "syscalls:sys_enter_clone")
     check_hello_per_fork(run)
-
-
-def test_forced_kprobe(lesson, bpf_ready):
-    """With kprobes: it attaches the seed's kprobe and works. Without: one clear line, non-zero exit."""
-    if CAPS.kprobes:
-        run = lesson(LESSON, "--probe", "kprobe", fresh_trace_buffer=True)
-        kind, target = run.attached()
-        assert kind == "kprobe" and target.endswith("sys_clone"), target
-        check_hello_per_fork(run)
-    else:
-        assert_kprobe_refused(LESSON)

@@ -2,7 +2,7 @@
 import os
 import re
 
-from harness import (CAPS, EVENT_TIMEOUT, STOP_TIMEOUT, assert_kprobe_refused, expected_auto_probe, fork_children,
+from harness import (EVENT_TIMEOUT, STOP_TIMEOUT, expected_auto_probe, fork_children,
                      own_comm, saved_cmdlines, trace_comms_allowed, trace_fence)
 
 LESSON = "002_program_format/program_format.py"
@@ -61,15 +61,6 @@ def test_forced_tracepoint(lesson):
     assert run.attached() == ("tracepoint", "syscalls:sys_enter_clone")
     check_rows_per_fork(run)
 
-
-def test_forced_kprobe(lesson, bpf_ready):
-    if CAPS.kprobes:
-        run = lesson(LESSON, "--probe", "kprobe", fresh_trace_buffer=True)
-        kind, target = run.attached()
-        assert kind == "kprobe" and target.endswith("sys_clone"), target
-        check_rows_per_fork(run)
-    else:
-        assert_kprobe_refused(LESSON)
 
 
 def test_count_stops_after_n_lines(lesson):

@@ -2,7 +2,7 @@
 import os
 import re
 
-from harness import (ATTACHED, CAPS, EVENT_TIMEOUT, assert_kprobe_refused, expected_auto_probe, has_syscalls, own_comm,
+from harness import (ATTACHED, EVENT_TIMEOUT, expected_auto_probe, has_syscalls, own_comm,
                      trace_comm_of, unique_path, until_seen)
 
 LESSON = "003_do_sys_open/do_sys_open.py"
@@ -79,14 +79,6 @@ def test_forced_tracepoint(lesson):
     assert attached_all(run) == [("tracepoint", t) for t in TRACEPOINTS], run.transcript()
     check_opens(run, "tracepoint")
 
-
-def test_forced_kprobe(lesson, bpf_ready):
-    if CAPS.kprobes:
-        run = lesson(LESSON, "--probe", "kprobe")
-        assert attached_all(run) == [("kprobe", "do_sys_openat2")], run.transcript()
-        check_opens(run, "kprobe")
-    else:
-        assert_kprobe_refused(LESSON)
 
 
 def test_count_ends_the_run_cleanly(lesson, bpf_ready):

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from harness import (ATTACHED, CAPS, EVENT_TIMEOUT, STOP_TIMEOUT, assert_kprobe_refused, chmod_by_coreutils,
+from harness import (ATTACHED, EVENT_TIMEOUT, STOP_TIMEOUT, chmod_by_coreutils,
                      chmod_in_thread, expected_auto_probe, has_syscalls, own_comm, syscall_entry, unique_path,
                      until_seen)
 
@@ -65,12 +65,6 @@ def test_auto_attaches_the_expected_probe(lesson, record_property):
 def test_forced_kind(lesson, kind):
     check_chmods(lesson(LESSON, "--probe", kind), kind)
 
-
-def test_forced_kprobe(lesson, bpf_ready):
-    if CAPS.kprobes:
-        check_chmods(lesson(LESSON, "--probe", "kprobe"), "kprobe")
-    else:
-        assert_kprobe_refused(LESSON)
 
 
 def test_count_ends_the_run_cleanly(lesson):

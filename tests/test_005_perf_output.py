@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from harness import (ATTACHED, CAPS, EVENT_TIMEOUT, STOP_TIMEOUT, assert_kprobe_refused, chmod_by_coreutils,
+from harness import (ATTACHED, EVENT_TIMEOUT, STOP_TIMEOUT, chmod_by_coreutils,
                      chmod_in_thread, expected_auto_probe, has_syscalls, own_comm, saved_cmdlines, syscall_entry,
                      trace_comms_allowed, trace_marker_writer, unique_path, until_seen)
 
@@ -94,16 +94,6 @@ def test_perf_output_ignores_another_trace_buffer_writer(lesson, record_property
     assert not [r for r in rows_for(run, chmod_target) if r["mode"] == "0777"], run.transcript()
     assert run.lines[-1] == "lost 0 events in total", run.transcript()
 
-
-def test_forced_kprobe(lesson, bpf_ready, chmod_target):
-    if CAPS.kprobes:
-        run = lesson(LESSON, "--probe", "kprobe")
-        assert run.attached() == ("kprobe", syscall_entry(CALLS[0]))
-        check_chmods(run, "perf", chmod_target)
-        run.stop()
-        run.assert_clean_exit()
-    else:
-        assert_kprobe_refused(LESSON)
 
 
 def test_count_ends_the_run_cleanly(lesson, chmod_target):

@@ -5,7 +5,7 @@ import re
 import shutil
 import time
 
-from harness import (CAPS, TIME_SCALE, assert_kprobe_refused, exec_from_parent, expected_auto_probe, own_comm,
+from harness import (TIME_SCALE, exec_from_parent, expected_auto_probe, own_comm,
                      run_to_exit)
 
 LESSON = "006_bpf_hash/bpf_hash.py"
@@ -93,15 +93,6 @@ def test_forced_tracepoint_counts_exactly(lesson):
     assert run.attached() == ("tracepoint", "syscalls:sys_enter_getppid")
     check_exact_count(run)
 
-
-def test_forced_kprobe(lesson, bpf_ready):
-    if CAPS.kprobes:
-        run = lesson(LESSON, "--mode", "count", "--syscall", "getppid", "--interval", "0.5", "--probe", "kprobe")
-        kind, target = run.attached()
-        assert kind == "kprobe" and target.endswith("sys_getppid"), target
-        check_exact_count(run)
-    else:
-        assert_kprobe_refused(LESSON)
 
 
 def test_unknown_syscall_is_a_usage_error(bpf_ready):

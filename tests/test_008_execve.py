@@ -3,7 +3,7 @@ its comm unique) execs uniquely named programs with unique argv: every field of 
 ppid above all, whose offsets come from BTF."""
 import re
 
-from harness import (CAPS, assert_kprobe_refused, btf_offsets_by_bpftool, exec_from_parent, expected_auto_probe,
+from harness import (CAPS, btf_offsets_by_bpftool, exec_from_parent, expected_auto_probe,
                      unique_program)
 
 LESSON = "008_execve/execve.py"
@@ -66,15 +66,6 @@ def test_forced_tracepoint(lesson, tmp_path):
     assert run.attached() == ("tracepoint", "syscalls:sys_enter_execve")
     check_pid_ppid_comm_filename_argv(run, tmp_path)
 
-
-def test_forced_kprobe(lesson, bpf_ready, tmp_path):
-    if CAPS.kprobes:
-        run = lesson(LESSON, "--probe", "kprobe")
-        kind, target = run.attached()
-        assert kind == "kprobe" and target.endswith("sys_execve"), target
-        check_pid_ppid_comm_filename_argv(run, tmp_path)
-    else:
-        assert_kprobe_refused(LESSON)
 
 
 def test_offsets_from_headers(lesson, tmp_path):

@@ -5,12 +5,11 @@ that window, so a read far enough from a bucket's lower edge must be counted in 
 every read on the machine: the test's reads are a floor (>=) for each bucket, never an exact count."""
 import os
 import re
-import time
 from contextlib import contextmanager
 
 import pytest
 
-from harness import ATTACHED, CAPS, TIME_SCALE, assert_kprobe_refused, expected_auto_probe, pipe_reads
+from harness import ATTACHED, TIME_SCALE, expected_auto_probe, pipe_reads
 
 LESSON = "009_latency/latency.py"
 BUCKET = re.compile(r"^\s*(?P<low>\d+) -> (?P<high>\d+)\s+: (?P<count>\d+)\s+\|")
@@ -77,14 +76,6 @@ def test_forced_tracepoint(lesson):
     assert attached(run) == PAIRS["tracepoint"], run.transcript()
     check_buckets(run)
 
-
-def test_forced_kprobe(lesson, bpf_ready):
-    if CAPS.kprobes:
-        run = lesson(LESSON, "--probe", "kprobe", "--interval", "0.5")
-        assert attached(run) == PAIRS["kprobe"], run.transcript()
-        check_buckets(run)
-    else:
-        assert_kprobe_refused(LESSON)
 
 
 def test_interval_prints_again_and_again(lesson):

@@ -31,6 +31,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lessons"))
+import facts  # noqa: E402  (lessons/facts.py: where tracefs is, struct layouts from BTF)
+
 ROOT = Path(__file__).resolve().parent.parent
 HERE = ROOT / "bench"
 RESULTS = HERE / "results.json"
@@ -180,13 +183,6 @@ def on_signal(signum, frame):
 
 
 # ---------------------------------------------------------------- small helpers
-def tracefs():
-    for d in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing"):
-        if os.path.exists(d + "/trace_pipe"):
-            return d
-    return None
-
-
 def read_buffer_kb(tfs):
     """buffer_size_kb reads '7' or, before anything enlarged it, '7 (expanded: 1408)': the size is the first."""
     with open(tfs + "/buffer_size_kb") as f:
@@ -225,44 +221,6 @@ def cpu_seconds(pid):
         except (OSError, ValueError, IndexError):
             pass
     return total / 1e9 if total else None
-
-
-def task_struct_offsets(path="/sys/kernel/btf/vmlinux"):
-    """(real_parent, tgid) byte offsets in the running kernel's task_struct, from BTF (as lesson 008 does)."""
-    data = open(path, "rb").read()
-    end = "<" if data[:2] == b"\x9f\xeb" else ">"
-    hdr_len, type_off, type_len, str_off = struct.unpack_from(end + "4I", data, 4)
-    extra = {1: (4, 0), 3: (12, 0), 4: (0, 12), 5: (0, 12), 6: (0, 8), 13: (0, 8), 14: (4, 0), 15: (0, 12),
-             17: (4, 0), 19: (0, 12)}    # kind -> (fixed bytes, bytes per member) after the 12-byte record
-    types, pos = [None], hdr_len + type_off
-    while pos < hdr_len + type_off + type_len:
-        name_off, info = struct.unpack_from(end + "2I", data, pos)
-        kind = info >> 24 & 0x1F
-        if kind > 19:
-            raise LookupError("BTF kind %d is unknown to this parser" % kind)
-        types.append((pos, kind, info & 0xFFFF, info >> 31, name_off))
-        fixed, each = extra.get(kind, (0, 0))
-        pos += 12 + fixed + each * (info & 0xFFFF)
-
-    def name(off):
-        start = hdr_len + str_off + off
-        return data[start:data.index(b"\0", start)].decode()
-
-    def find(tid, want):
-        at, _, vlen, bitfields, _ = types[tid]
-        for n, t, off in struct.iter_unpack(end + "3I", data[at + 12:at + 12 + 12 * vlen]):
-            off = (off & 0xFFFFFF if bitfields else off) // 8
-            if n and name(n) == want:
-                return off
-            if not n and types[t][1] in (4, 5):     # an anonymous struct or union: look inside
-                inner = find(t, want)
-                if inner is not None:
-                    return off + inner
-        return None
-    for tid in range(1, len(types)):
-        if types[tid][1] == 4 and types[tid][2] and name(types[tid][4]) == "task_struct":
-            return find(tid, "real_parent"), find(tid, "tgid")
-    raise LookupError("no struct task_struct in " + path)
 
 
 def last_line(text):
@@ -333,7 +291,7 @@ def machine_info():
 class Bench:
     def __init__(self, args):
         self.args = args
-        self.tfs = tracefs()
+        self.tfs = facts.TRACEFS
         self.children = []          # every process we started and have not reaped
         self.b = None
         self.attached = None        # the tracepoint bcc has attached now, or None
@@ -368,11 +326,10 @@ class Bench:
         self.ppid_how = "task_struct layout from the kernel headers (no BTF)"
         if os.path.exists("/sys/kernel/btf/vmlinux"):
             try:
-                rp, tg = task_struct_offsets()
+                offsets = facts.btf_offsets("task_struct", "real_parent", "tgid")   # as lesson 008 reads them
             except (OSError, LookupError, struct.error) as e:
                 raise BenchError("cannot read task_struct from /sys/kernel/btf/vmlinux: %s" % e)
-            if rp is None or tg is None:
-                raise BenchError("task_struct in /sys/kernel/btf/vmlinux lacks real_parent or tgid")
+            rp, tg = offsets["real_parent"], offsets["tgid"]
             cflags += ["-DREAL_PARENT_OFFSET=%d" % rp, "-DTGID_OFFSET=%d" % tg]
             self.ppid_how = "task_struct.real_parent at %d, .tgid at %d, from BTF" % (rp, tg)
         try:
@@ -989,7 +946,7 @@ def main():
         import bcc  # noqa: F401
     except ImportError:
         sys.exit("error: cannot import bcc: install python3-bpfcc and run with the distro's python3 (sudo make bench)")
-    if tracefs() is None:
+    if facts.TRACEFS is None:
         sys.exit("error: tracefs is not mounted (no trace_pipe): sudo make setup")
     paths = [p for p in PATHS if p.id in args.paths]
     bpftrace = shutil.which("bpftrace")

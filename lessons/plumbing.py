@@ -9,7 +9,8 @@ as a script or as a notebook, calls:
     run(b, args, what, read, ...)      "attached: ..." lines, the ready line, read() until Ctrl-C, SIGTERM,
                                        --duration or --count, what was lost, and every probe detached
     show(line), printable(raw), string(raw, length, size), ours(msg, n), lost(count)   output helpers
-    syscalls(*names), btf_offsets(struct, *members)      what this kernel and architecture have
+    syscalls(*names), btf_offsets(struct, *members)      what this kernel and architecture have (the facts
+                                       about the machine themselves are in facts.py beside this file)
     process_id(text)                   an argparse type: the pid of a running process (--pid of a uprobe)
 
 Standard library and bcc only. Every failure a learner can meet ends in one line `error: ...` and a non-zero
@@ -22,13 +23,14 @@ import os
 import platform
 import secrets
 import signal
-import struct
 import sys
 import time
 
+sys.path.insert(1, os.path.dirname(os.path.realpath(__file__)))   # lessons/, where facts.py is beside this file
+import facts  # noqa: E402  (what this machine offers: tracefs, kprobes, headers, BTF; no bcc needed)
+from facts import TRACEFS, kprobes_available  # noqa: E402,F401
+
 NOTEBOOK = "ipykernel" in sys.modules        # in a notebook sys.argv, signals and exiting belong to Jupyter
-TRACEFS = next((d for d in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing") if os.path.exists(d + "/trace_pipe")),
-               None)
 HEADERS_HINT = ("bcc could not compile the program: the compiler's messages are above (kernel headers missing? "
                 "run: sudo make setup, then lessons/000_doctor/doctor.py)")
 MARK = "lesson-" + secrets.token_hex(4)     # unique to this run: tells its trace_pipe lines from other programs'
@@ -107,12 +109,6 @@ def one_line_errors(kind, value, traceback):
 
 
 # ---------------------------------------------------------------- what this machine has
-def kprobes_available():
-    """bcc attaches a kprobe through the kprobe PMU or tracefs's kprobe_events; a kernel built without
-    CONFIG_KPROBE_EVENTS (which needs CONFIG_KPROBES) has neither."""
-    return os.path.exists("/sys/bus/event_source/devices/kprobe") or os.path.exists(TRACEFS + "/kprobe_events")
-
-
 # The old system calls that architectures with the generic syscall table (arm64, riscv64) never had:
 # programs call openat, fchmodat, clone, ... there. Their __arm64_sys_* names may still be in kallsyms, so a
 # kprobe on one attaches and never fires.
@@ -330,50 +326,10 @@ def run(b, args, what, read, header=None, trace_pipe=False, summary=None):
 
 
 # ---------------------------------------------------------------- struct layouts from BTF (notes/headers-btf.md)
-BTF = "/sys/kernel/btf/vmlinux"
-# BTF kind -> (bytes of data after the 12-byte record, bytes per member); kinds not listed have none
-BTF_DATA = {1: (4, 0), 3: (12, 0), 4: (0, 12), 5: (0, 12), 6: (0, 8), 13: (0, 8), 14: (4, 0), 15: (0, 12),
-            17: (4, 0), 19: (0, 12)}
-
-
-def btf_offsets(struct_name, *members, path=BTF):
-    """{member: byte offset} in `struct_name` of the running kernel, read from its BTF (members of anonymous
-    structs and unions included); None where the kernel has no BTF."""
-    if not os.path.exists(path):
-        return None
-    with open(path, "rb") as f:     # closed here: a file the garbage collector closes can swallow a Ctrl-C
-        data = f.read()
-    end = "<" if data[:2] == b"\x9f\xeb" else ">"                  # the magic 0xeB9F tells the byte order
-    hdr_len, type_off, type_len, str_off = struct.unpack_from(end + "4I", data, 4)
-    at, pos = [None], hdr_len + type_off                           # at[type id]: where its record starts
-    while pos < hdr_len + type_off + type_len:
-        at.append(pos)
-        info = struct.unpack_from(end + "I", data, pos + 4)[0]
-        if info >> 24 & 0x1F > 19:
-            fail("%s: BTF kind %d is newer than this parser" % (path, info >> 24 & 0x1F))
-        fixed, each = BTF_DATA.get(info >> 24 & 0x1F, (0, 0))
-        pos += 12 + fixed + each * (info & 0xFFFF)
-
-    def name(off):
-        start = hdr_len + str_off + off
-        return data[start:data.index(b"\0", start)].decode()
-
-    def record(tid):   # -> kind, name, [(member name, type id, byte offset)]
-        name_off, info = struct.unpack_from(end + "2I", data, at[tid])
-        kind, vlen, bitfields = info >> 24 & 0x1F, info & 0xFFFF, info >> 31
-        triples = struct.iter_unpack(end + "3I", data[at[tid] + 12:at[tid] + 12 + 12 * vlen]) if kind in (4, 5) else []
-        return kind, name(name_off), [(name(n), t, (o & 0xFFFFFF if bitfields else o) // 8) for n, t, o in triples]
-
-    def find(tid, want):   # an anonymous member ("") is a struct or union to look inside
-        for m_name, m_type, offset in record(tid)[2]:
-            inner = find(m_type, want) if m_name == "" and record(m_type)[0] in (4, 5) else None
-            if m_name == want or inner is not None:
-                return offset + (inner or 0)
-        return None
-    for tid in range(1, len(at)):
-        if struct.unpack_from(end + "I", data, at[tid] + 4)[0] >> 24 & 0x1F == 4 and record(tid)[1] == struct_name:
-            offsets = {m: find(tid, m) for m in members}
-            if None in offsets.values():
-                fail("struct %s in %s lacks %s" % (struct_name, path, [m for m, o in offsets.items() if o is None]))
-            return offsets
-    fail("no struct %s in %s" % (struct_name, path))
+def btf_offsets(struct_name, *members, path=facts.BTF):
+    """{member: byte offset} in `struct_name` of the running kernel, from its BTF (lessons/facts.py); None
+    where the kernel has no BTF; one line and exit 1 where the struct or a member is missing."""
+    try:
+        return facts.btf_offsets(struct_name, *members, path=path)
+    except LookupError as e:
+        fail(str(e))

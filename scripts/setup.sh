@@ -43,10 +43,8 @@ command -v bpftool >/dev/null || { apt_has bpftool && apt_install bpftool; } || 
 # 2. Kernel headers. bcc compiles every program against /lib/modules/$KREL/build (and .../source).
 MODDIR=/lib/modules/$KREL
 if [ -e "$MODDIR/build/Makefile" ]; then
-  # UTS_RELEASE names the kernel the headers were made for (Debian's include/config/kernel.release holds the
-  # upstream version instead: 6.1.192 in the headers of 6.1.0-56-amd64).
-  made_for=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' "$MODDIR/build/include/generated/utsrelease.h" 2>/dev/null)
-  [ -n "$made_for" ] || made_for=$(cat "$MODDIR/build/include/config/kernel.release" 2>/dev/null || echo unknown)
+  # Which kernel the headers were made for: lessons/facts.py answers it for set-up, lesson 000 and the tests.
+  made_for=$(/usr/bin/python3 lessons/facts.py --headers-release)
   if [ "$made_for" = "$KREL" ]; then say "kernel headers: matching ($MODDIR/build)"
   else say "kernel headers: FALLBACK, made for $made_for (struct layouts may differ from $KREL)"; fi
 else

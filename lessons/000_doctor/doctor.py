@@ -17,11 +17,15 @@
 # %%
 import argparse
 import contextlib
+import glob
 import json
 import os
 import platform
+import re
 import signal
 import sys
+
+import facts   # ../facts.py (linked here): where tracefs is, kprobes, headers; no bcc needed
 
 # %% [markdown]
 # ## Arguments — 参数
@@ -47,6 +51,7 @@ def interrupted(signum, frame):
 if "ipykernel" not in sys.modules:   # a notebook keeps Jupyter's own interrupt button
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, interrupted)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)   # `doctor.py | head`: the closed pipe ends it, as it ends cat
 
 KERNEL = os.uname().release
 checks = {}   # id -> {"name", "status": ok|warn|fail|skip, "detail", "fix"}
@@ -94,28 +99,13 @@ mounted = {line.split()[2] for line in mounts if line}
 check("debugfs", "debugfs mounted", "ok" if "debugfs" in mounted else "warn",
       "/sys/kernel/debug" if "debugfs" in mounted else "not mounted",
       "sudo mount -t debugfs debugfs /sys/kernel/debug   (make setup does it)")
-TRACEFS = next((d for d in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing") if os.path.exists(d + "/trace_pipe")), None)
+TRACEFS = facts.TRACEFS
 tracefs = check("tracefs", "tracefs mounted", "ok" if TRACEFS else "fail", TRACEFS or "no trace_pipe found",
                 "sudo mount -t tracefs tracefs /sys/kernel/tracing   (make setup does it)")
 
 build = "/lib/modules/%s/build" % KERNEL
 
-def headers_release(build):
-    """The kernel release the headers were made for: UTS_RELEASE in include/generated/utsrelease.h (Debian's
-    include/config/kernel.release holds the upstream version, 6.1.192 for 6.1.0-56-amd64), else kernel.release."""
-    try:
-        with open(os.path.join(build, "include/generated/utsrelease.h")) as f:
-            return f.read().split('"')[1]
-    except (OSError, IndexError):
-        pass
-    try:
-        with open(os.path.join(build, "include/config/kernel.release")) as f:
-            return f.read().strip()
-    except OSError:
-        return None
-
-
-headers_for = headers_release(build)
+headers_for = facts.headers_release(KERNEL)[0]
 if headers_for == KERNEL:
     check("headers", "kernel headers", "ok", "matching: %s" % os.path.realpath(build))
 elif os.path.isdir(build):
@@ -219,8 +209,7 @@ def attempt(cid, name, action, fix, fail_status="warn"):
 
 
 def try_kprobe():
-    # bcc attaches kprobes through the kprobe PMU or tracefs's kprobe_events: CONFIG_KPROBE_EVENTS gives both
-    if not (os.path.exists("/sys/bus/event_source/devices/kprobe") or os.path.exists(TRACEFS + "/kprobe_events")):
+    if not facts.kprobes_available():   # no kprobe PMU, no kprobe_events: bcc cannot attach one
         raise RuntimeError("no kprobe PMU, no kprobe_events in tracefs: CONFIG_KPROBE_EVENTS is off")
     fn = b.get_syscall_fnname("clone").decode()
     b.attach_kprobe(event=fn, fn_name="noop_kprobe")
@@ -287,24 +276,32 @@ if b is not None:
 # 每一课：原始示例所教的探针、回退用的探针，以及它还需要的其他东西。
 
 # %%
-LESSONS = [  # folder, preferred kind, fallback kind(s), other needs
-    ("001_hello", "kprobe", "tracepoint", []),
-    ("002_program_format", "kprobe", "tracepoint", []),
-    ("003_do_sys_open", "kprobe", "tracepoint", []),
-    ("004_pid_comm", "kprobe", "tracepoint", []),   # --probe raw_tracepoint also needs raw tracepoints
-    ("005_perf_output", "kprobe", "tracepoint", ["perf_buffer"]),
-    ("006_bpf_hash", "kprobe", "tracepoint", ["perf_buffer"]),
-    ("007_exec", "tracepoint", "tracepoint", ["perf_buffer"]),
-    ("008_execve", "kprobe", "tracepoint", ["perf_buffer", "task_layout"]),
-    ("009_latency", "kprobe", "tracepoint", []),   # a kprobe and a kretprobe, or two tracepoints
-    ("010_uprobes", "uprobe", "uprobe", ["uprobes", "perf_buffer"]),
-]
+# What each lesson needs, read from its script: the probe kinds it attaches (a kprobe falls back to a tracepoint
+# with --probe auto) and the features its code calls. A new lesson folder joins this table by itself.
+NEEDS = {r"\bopen_perf_buffer\(": "perf_buffer", r"\battach_uretprobe\(|\battach_uprobe\(|\bUSDT\(": "uprobes",
+         r"\bbtf_offsets\(": "task_layout"}
+
+
+def lesson_needs(path):
+    """(preferred probe kind, fallback kind, [other needs]) of the lesson script at path, from its code lines."""
+    with open(path) as f:
+        code = "\n".join(line for line in f if not line.lstrip().startswith("#"))
+    needs = [need for pattern, need in NEEDS.items() if re.search(pattern, code)]
+    if re.search(r"\bkprobe__\w+\(|\battach_kprobe\(|\bkprobe=", code):
+        return "kprobe", "tracepoint", needs
+    return ("uprobe" if "uprobes" in needs else "tracepoint"), ("uprobe" if "uprobes" in needs else "tracepoint"), needs
+
+
 # lessons/, the folder of this script's folder (a notebook has no __file__, but runs in this script's folder)
 here = os.path.dirname(os.path.dirname(os.path.abspath(globals().get("__file__", "doctor.ipynb"))))
 verdict = []
-for folder, preferred, fallback, needs in LESSONS:
-    if not os.path.isdir(os.path.join(here, folder)):
+for folder in sorted(os.listdir(here)):
+    scripts = sorted(glob.glob(os.path.join(here, folder, "[!_]*.py")))
+    scripts = [p for p in scripts if os.path.basename(p) not in ("plumbing.py", "facts.py")
+               and not os.path.basename(p).startswith("ex_")]
+    if not re.match(r"^\d{3}_", folder) or folder.startswith("000") or not scripts:
         continue
+    preferred, fallback, needs = lesson_needs(scripts[0])
     missing = [n for n in needs if checks[n]["status"] != "ok"] + ([] if tracepoints else ["tracepoints"])
     probe = preferred if (preferred != "kprobe" or kprobes) else fallback
     verdict.append({"lesson": folder, "runs": not missing, "probe": probe if not missing else None,

@@ -6,16 +6,19 @@ headers are for another kernel.
 
 1. Which kernel the headers bcc compiles against were made for (/lib/modules/$(uname -r)/build).
 2. The byte offsets of task_struct.real_parent and .tgid: from those headers (offsetof, compiled by bcc) and
-   from the running kernel's BTF (`bpftool btf dump file /sys/kernel/btf/vmlinux format raw`).
+   from the running kernel's BTF (/sys/kernel/btf/vmlinux, read by lessons/facts.py as lesson 008 does).
 3. This process's parent pid read in BPF (task->real_parent->tgid) at each pair of offsets, and os.getppid().
 4. What bcc says when a program includes a vmlinux.h generated from BTF.
 Evidence for notes/headers-btf.md. Needs root, bcc, bpftool.
 """
 import os
 import platform
-import re
 import subprocess
 import tempfile
+
+import sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lessons"))
+import facts  # noqa: E402  (lessons/facts.py: where tracefs is, headers, BTF)
 
 from bcc import BPF
 
@@ -48,32 +51,8 @@ TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
 """
 
 
-def btf_offsets(struct, members):
-    raw = subprocess.run(["bpftool", "btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format", "raw"],
-                         capture_output=True, text=True, check=True).stdout.splitlines()
-    out, inside = {}, False
-    for line in raw:
-        if line.startswith("["):
-            inside = re.match(r"\[\d+\] STRUCT '%s' size=\d+ vlen=[1-9]" % struct, line) is not None
-        elif inside:
-            m = re.match(r"\s+'(\w+)' type_id=\d+ bits_offset=(\d+)", line)
-            if m and m.group(1) in members:
-                out[m.group(1)] = int(m.group(2)) // 8
-    return out
-
-
-def headers_release():
-    for path in ("/lib/modules/%s/build/include/config/kernel.release" % platform.release(),):
-        try:
-            with open(path) as f:
-                return f.read().strip(), os.path.realpath(os.path.dirname(os.path.dirname(os.path.dirname(path))))
-        except OSError:
-            pass
-    return "unknown", "?"
-
-
 def main():
-    btf = btf_offsets("task_struct", {"real_parent", "tgid"})
+    btf = facts.btf_offsets("task_struct", "real_parent", "tgid")
     b = BPF(text=PROGRAM, cflags=["-DTGID=%d" % os.getpid(), "-DBTF_REAL_PARENT=%d" % btf["real_parent"],
                                   "-DBTF_TGID=%d" % btf["tgid"]])
     seen = []
@@ -82,7 +61,8 @@ def main():
     while not seen:
         b.perf_buffer_poll(1000)
     e = seen[0]
-    release, tree = headers_release()
+    release, tree = facts.headers_release()
+    tree = os.path.realpath(tree)
     print("1. running kernel %s; headers bcc compiles against: %s, made for %s" % (platform.release(), tree, release))
     print("\n2. %-28s %-12s %s" % ("task_struct member offset", "FROM HEADERS", "FROM BTF"))
     print("   %-28s %-12d %d" % ("real_parent", e.headers_real_parent, btf["real_parent"]))

@@ -10,6 +10,10 @@ import ctypes as ct
 import os
 import platform
 
+import sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lessons"))
+import facts  # noqa: E402  (lessons/facts.py: where tracefs is, headers, BTF)
+
 from bcc import BPF
 
 PROGRAM = r"""
@@ -63,7 +67,7 @@ def main():
     ct.CDLL(None).getpid()                           # libc's getpid(), through the uprobe
     print("kernel %s, bcc %s; kprobe_events in tracefs: %s" % (
         platform.release(), __import__("bcc").__version__,
-        "yes" if os.path.exists("/sys/kernel/tracing/kprobe_events") else "no"))
+        "yes" if facts.kprobes_available() else "no"))
     print("%-15s %-27s %-6s %s" % ("KIND", "TARGET", "HITS", "ATTACH"))
     for kind_id, kind, target, _ in tries:
         hits = b["hits"][kind_id].value if results[kind_id] == "attached" and kind_id != 4 else "-"

@@ -14,9 +14,13 @@ import os
 import platform
 import select
 
+import sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lessons"))
+import facts  # noqa: E402  (lessons/facts.py: where tracefs is, headers, BTF)
+
 from bcc import BPF
 
-TRACEFS = "/sys/kernel/tracing" if os.path.exists("/sys/kernel/tracing/trace_pipe") else "/sys/kernel/debug/tracing"
+TRACEFS = facts.TRACEFS
 INSTANCE = TRACEFS + "/instances/notes-demo-%d" % os.getpid()
 PROGRAM = r"""
 TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {

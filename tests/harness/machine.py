@@ -19,6 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]   # the repository: tests/harness/machine.py
 LESSONS = ROOT / "lessons"
+sys.path.insert(0, str(LESSONS))
+import facts  # noqa: E402  (lessons/facts.py: where tracefs is, kprobes, headers, BTF; no bcc)
 TIME_SCALE = float(os.environ.get("LESSONS_TIME_SCALE", "1"))
 READY_TIMEOUT = 30 * TIME_SCALE     # compile + load + attach (0.5-2 s on the host)
 EVENT_TIMEOUT = 10 * TIME_SCALE     # from the workload to the lesson's line
@@ -31,13 +33,6 @@ ATTACHED = re.compile(r"^attached: (?P<kind>kprobe|kretprobe|tracepoint|raw_trac
 
 
 # ---------------------------------------------------------------- capability detection
-def tracefs_dir():
-    for d in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing"):
-        if os.path.exists(d + "/trace_pipe"):
-            return d
-    return None
-
-
 class Caps:
     """What this machine offers, by the cheapest reliable signal for each (CONTRIBUTING.md, "Platform facts")."""
 
@@ -51,23 +46,11 @@ class Caps:
                 self.bcc_version, self.bcc_error = None, "the 'bcc' that imports is not BCC (PyPI's unrelated 'bcc'?)"
         except ImportError as e:
             self.bcc_version, self.bcc_error = None, "bcc does not import in %s: %s" % (sys.executable, e)
-        self.tracefs = tracefs_dir()
-        # bcc attaches kprobes through the kprobe PMU or tracefs's kprobe_events (both: CONFIG_KPROBE_EVENTS)
-        self.kprobes = bool(self.tracefs) and (os.path.exists("/sys/bus/event_source/devices/kprobe") or
-                                               os.path.exists(self.tracefs + "/kprobe_events"))
+        self.tracefs = facts.TRACEFS            # the lessons' own answers (lessons/facts.py), asked once here
+        self.kprobes = facts.kprobes_available()
         self.machine = os.uname().machine
-        self.btf = os.path.exists("/sys/kernel/btf/vmlinux")
-        # Headers of this very kernel: struct layouts compiled from them are right (lesson 008's fallback).
-        # UTS_RELEASE names the kernel they were made for; Debian's include/config/kernel.release holds the
-        # upstream version instead (6.1.192 in the headers of 6.1.0-56-amd64), so it is only the second choice.
-        include = Path("/lib/modules/%s/build/include" % self.kernel)
-        made_for = None
-        with contextlib.suppress(OSError, IndexError):
-            made_for = (include / "generated/utsrelease.h").read_text().split('"')[1]
-        if made_for is None:
-            with contextlib.suppress(OSError):
-                made_for = (include / "config/kernel.release").read_text().strip()
-        self.headers_match = made_for == self.kernel
+        self.btf = os.path.exists(facts.BTF)
+        self.headers_match = facts.headers_match()   # headers of this very kernel (lesson 008's fallback is right)
 
     def missing(self):
         """The first reason lessons cannot run here, or None."""
@@ -86,7 +69,7 @@ CAPS = Caps()
 def expected_auto_probe():
     """What `--probe auto` must choose here: the kprobe the seed teaches when the kernel has kprobes.
     The kernel-matrix lane states it (LESSONS_EXPECT_AUTO=kprobe) instead of trusting detection."""
-    return os.environ.get("LESSONS_EXPECT_AUTO") or ("kprobe" if CAPS.kprobes else "tracepoint")
+    return os.environ.get("LESSONS_EXPECT_AUTO") or facts.auto_probe()
 
 
 def has_syscalls(*names):

@@ -12,9 +12,11 @@ run: setup
 	@$(PY) lessons/001_hello/hello.py
 
 # LESSONS_NO_SKIP: after set-up, a missing prerequisite is a failure, not a quiet skip.
+# Two pytest-xdist workers: tests of lessons that share kernel-wide state (the trace buffer; one lesson's own
+# events) run one after another in a group (conftest.py, kernel_group), the groups side by side.
 # PYTEST_ARGS: more of pytest's options (CI: --junitxml, whose results the matrix's host column reuses).
 test: setup
-	LESSONS_NO_SKIP=1 $(PY) -m pytest $(PYTEST_ARGS)
+	LESSONS_NO_SKIP=1 $(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 doctor: setup
 	@$(PY) lessons/000_doctor/doctor.py

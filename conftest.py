@@ -21,7 +21,38 @@ def ci_policy(path=Path(__file__).resolve().parent / "scripts/matrix/ci.env"):
 CI_EXERCISE_TESTS = tuple(ci_policy()["CI_EXERCISE_TESTS"].split())
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "xdist_group(name): tests that must not run beside each other (make test "
+                                       "runs two pytest-xdist workers with --dist loadgroup)")
+
+
+def kernel_group(nodeid):
+    """Which tests must run one after another, on one worker, when `make test` runs two at once: every test
+    of a lesson that reads the shared trace buffer (001-005: one reader at a time since Linux 6.5), with the
+    tests that fill, resize, clear or hold it, in one group; each other lesson's tests in a group of their own
+    (a lesson's tests may rely on its kernel-wide events: 006's sync() by anyone, 009's reads); tests that load
+    nothing into the kernel in none."""
+    if nodeid.endswith("second_solution_written_differently_passes[007-exit]"):   # it reads the trace pipe
+        return "trace-buffer"
+    lesson = re.search(r"(?<![\d.])0\d\d(?!\d)", nodeid)
+    if "test_bench.py" in nodeid or "trace_pipe" in nodeid or ("test_notebooks.py" in nodeid and not lesson) or \
+            (lesson and "001" <= lesson.group() <= "005"):
+        return "trace-buffer"
+    if lesson:
+        return "lesson-" + lesson.group()
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)   # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        group = kernel_group(item.nodeid)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+    share_out(config, items)
+
+
+def share_out(config, items):
     """LESSONS_SHARD=k/n (the kernel matrix's CI mode): keep every n-th robustness test, every n-th exercise test
     of CI_EXERCISE_TESTS (no other), and every n-th forced-kprobe test (on a kprobe kernel it repeats the auto
     test's attach and checks with the flag given), from the k-th, so that n kernels together run each of them

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from harness import CAPS, ROOT, TIME_SCALE
+from harness import CAPS, ROOT, TIME_SCALE, bpf_objects_of, programs_left
 from conftest import require
 
 BENCH = ROOT / "bench" / "bench.py"
@@ -106,6 +106,7 @@ def test_ctrl_c_restores_trace_buffer_and_detaches(bpf_ready):
         while buffer_kb() == kb_before and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
         assert buffer_kb() != kb_before, "the benchmark never enlarged the trace buffer"   # in use from here on
+        prog_ids = bpf_objects_of(proc.pid)[1]
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20 * TIME_SCALE)
     finally:
@@ -117,10 +118,9 @@ def test_ctrl_c_restores_trace_buffer_and_detaches(bpf_ready):
     assert "Traceback" not in err, err
     assert "interrupted" in err, err
     assert buffer_kb() == kb_before, "buffer_size_kb not restored after Ctrl-C"
-    bpftool = shutil.which("bpftool") or ("/usr/sbin/bpftool" if os.path.exists("/usr/sbin/bpftool") else None)
-    if bpftool:
-        progs = subprocess.run([bpftool, "prog", "show"], stdout=subprocess.PIPE, timeout=30 * TIME_SCALE).stdout.decode()
-        assert "on_getpid" not in progs, "the benchmark's program is still loaded"
+    assert prog_ids, "the benchmark held no BPF program while it ran"
+    still, how = programs_left(prog_ids)
+    assert not still, "the benchmark's programs %s are still loaded (%s)" % (sorted(still), how)
 
 
 def test_readmes_show_the_committed_results():

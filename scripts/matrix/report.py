@@ -122,7 +122,7 @@ class Lane:
             if bad is not None:
                 f["failed"] += 1
                 msg = (bad.get("message") or bad.text or "").strip().splitlines()
-                tid = "%s::%s" % (test_file_of(case), case.get("name"))
+                tid = "%s::%s" % (test_file_of(case), case.get("name").split("@")[0])   # @group: pytest-xdist's
                 self.failures.append((tid, (msg[0] if msg else "")[:240], stderr_tail(bad.text or "")))
             elif case.find("skipped") is not None:
                 f["skipped"] += 1

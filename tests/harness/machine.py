@@ -7,6 +7,7 @@ import contextlib
 import ctypes
 import errno
 import functools
+import glob
 import json
 import os
 import re
@@ -275,14 +276,33 @@ def bpf_objects_of(pid):
     return sorted(held + bcc_probe_events(pid)), prog_ids
 
 
+def programs_held():
+    """The ids of the BPF programs that live processes hold open (their bpf-prog file descriptors)."""
+    held = set()
+    for fd_dir in glob.glob("/proc/[0-9]*/fd"):
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:     # it exited meanwhile
+            continue
+        for fd in fds:
+            try:
+                if os.readlink("%s/%s" % (fd_dir, fd)) == "anon_inode:bpf-prog":
+                    with open("%sinfo/%s" % (fd_dir, fd)) as f:
+                        held.update(int(m) for m in re.findall(r"^prog_id:\s*(\d+)", f.read(), re.M))
+            except OSError:
+                pass
+    return held
+
+
 def programs_left(ids=None, loaded_before=None, timeout=STOP_TIMEOUT):
     """Wait (bounded: the kernel frees a program shortly after its last user) until none of `ids` is loaded, or,
-    given `loaded_before` (the ids loaded earlier), until no program loaded since remains. Returns (the ids still
-    loaded at the end, how the programs were listed)."""
+    given `loaded_before` (the ids loaded earlier), until no program loaded since remains but those that live
+    processes hold (another test's lesson running beside this one). Returns (the ids still loaded at the end,
+    how the programs were listed)."""
     deadline = time.monotonic() + timeout
     while True:
         now, how = bpf_program_ids()
-        still = now - set(loaded_before) if loaded_before is not None else now & set(ids or ())
+        still = now - set(loaded_before) - programs_held() if loaded_before is not None else now & set(ids or ())
         if not still or time.monotonic() > deadline:
             return still, how
         time.sleep(0.05)

@@ -82,6 +82,24 @@ def validate(report):
     return report
 
 
+def cut_short(text):
+    """Whether text looks like the start of a JSON object or list that ends too early (a copy cut short): a string
+    or a bracket still open at the end."""
+    if not text.lstrip().startswith(("{", "[")):
+        return False
+    depth, in_string, escaped = 0, False, False
+    for c in text:
+        if in_string:
+            escaped, in_string = (not escaped and c == "\\"), in_string and (escaped or c != '"')
+        elif c == '"':
+            in_string = True
+        elif c in "{[":
+            depth += 1
+        elif c in "}]":
+            depth -= 1
+    return in_string or depth > 0
+
+
 def loads(data):
     """bytes -> a validated report, or BadReport."""
     if len(data) > MAX_BYTES:
@@ -95,8 +113,7 @@ def loads(data):
     try:
         report = json.loads(text)
     except ValueError as e:   # json.JSONDecodeError; RecursionError is not a ValueError: see load()
-        truncated = " (cut short?)" if getattr(e, "pos", 0) >= len(text.rstrip()) else ""
-        raise BadReport("not JSON%s: %s" % (truncated, str(e).splitlines()[0][:100]))
+        raise BadReport("not JSON%s: %s" % (" (cut short?)" if cut_short(text) else "", str(e).splitlines()[0][:100]))
     return validate(report)
 
 

@@ -109,8 +109,12 @@ def leave_nothing(run):
     run.kill()
     for line in harness.bcc_probe_events(run.proc.pid):
         kind = "kprobe_events" if line.startswith(("p:", "r:")) else "uprobe_events"
-        with open(os.path.join(harness.CAPS.tracefs, kind), "a") as f:
-            f.write("-:%s\n" % line.split()[0].split(":", 1)[1])
+        # os.open, not open(..., "a"): Python would seek to the end, which these files refuse (EINVAL on 6.18)
+        fd = os.open(os.path.join(harness.CAPS.tracefs, kind), os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, ("-:%s\n" % line.split()[0].split(":", 1)[1]).encode())
+        finally:
+            os.close(fd)
 
 
 def wait_until(run, found, seconds=None, act=None, every=0.5):

@@ -41,7 +41,12 @@ def say(en, zh):
 
 
 def alive(pid):
-    return os.path.exists("/proc/%d" % pid)
+    """Running, or about to run: not ended, and not a zombie waiting for its parent."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
 
 
 def cmdline(pid):
@@ -104,10 +109,19 @@ def probe_events(tracefs):
     return found
 
 
+def append(path, text):
+    """Append to a tracefs control file. Not open(path, "a"): Python then seeks to the end, which kprobe_events and
+    uprobe_events refuse (EINVAL, Linux 6.18 here); and never "w", which would remove every event."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
 def remove_event(tracefs, name, line):
     m = BCC_EVENT.match(line)
-    with open(os.path.join(tracefs, name), "a") as f:
-        f.write("-:%s/%s\n" % (m.group("group"), m.group("event")))
+    append(os.path.join(tracefs, name), "-:%s/%s\n" % (m.group("group"), m.group("event")))
 
 
 def program_holders():

@@ -155,6 +155,7 @@ tr.ready td.state { background: #e3f6e3; }
 tr.unknown td.state { background: #fff3cd; }
 .zh { color: #555; }
 .probe-ok { color: #166b16; } .probe-bad { color: #a11; } .probe-unknown { color: #777; }
+.probe-ok, .probe-bad, .probe-unknown { white-space: nowrap; }
 code, .fix { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 90%; }
 .fix { display: block; color: #333; background: #f7f7f7; padding: .1em .3em; margin: .15em 0 .4em; }
 small { color: #666; }

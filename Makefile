@@ -3,7 +3,7 @@
 #   make test   set up what is missing, then run the whole test suite
 PY := .venv/bin/python
 
-.PHONY: setup run test doctor check watch test-kernels test-kernels-ci figures notebooks lab bench site serve test-site
+.PHONY: setup run test doctor check watch report class-report clean-machine test-kernels test-kernels-ci figures notebooks lab bench site serve test-site
 
 setup:
 	@bash scripts/setup.sh
@@ -22,13 +22,34 @@ doctor: setup
 	@$(PY) lessons/000_doctor/doctor.py
 
 # The exercises (lessons/NNN_*/EXERCISES.md): `make check` lists them all, `make check EX=001-fork` checks one
-# (FILE=path: another file than the starter), `make watch EX=001-fork` checks again at every save. The checker's
-# own lines say how it went; make adds no error line of its own.
+# (FILE=path: another file than the starter; ONLY=001-fork,002-two-hooks: only those), `make watch EX=001-fork`
+# checks again at every save.
+# Exit status: 0 when every exercise checked is done, else non-zero, for scripts (`make check && ...`). GNU make
+# exits 2 for any failed recipe (never the checker's own 1 or 3: run scripts/check.py for those) and then prints its
+# own line, "make: *** [Makefile:NN: check] Error 1", which nothing in a Makefile can silence (only an *ignored*
+# error is quiet under -s, and an ignored error makes make exit 0). So the checker, run by make, says just before
+# that line what it means, in both languages.
 check: setup
-	@$(PY) scripts/check.py $(EX) $(if $(FILE),--file $(FILE)) || true
+	@$(PY) scripts/check.py $(EX) $(if $(FILE),--file $(FILE)) $(if $(ONLY),--only $(ONLY))
 
+# Ctrl-C ends it: the checker exits 0, make is interrupted with the terminal and adds no line.
 watch: setup
-	@$(PY) scripts/check.py $(EX) --watch $(if $(FILE),--file $(FILE)) || true
+	@$(PY) scripts/check.py $(EX) --watch $(if $(FILE),--file $(FILE))
+
+# One JSON report of this machine for the instructor (docs/workshop.md): lesson 000's rows and every exercise's
+# state, in results/report-<hostname>.json (OUT=path for another file; ONLY=001-fork to check only some exercises).
+report: setup
+	@$(PY) scripts/report.py $(if $(OUT),--out $(OUT)) $(if $(ONLY),--only $(ONLY))
+
+# The instructor's view of a class: every report-*.json in DIR -> DIR/class-report.html and DIR/class-report.md.
+# Python's standard library only, no root: it runs on the instructor's own laptop (macOS too) with any python3.
+class-report:
+	@python3 scripts/class_report.py $(or $(DIR),results)
+
+# Between two groups: nothing of the lessons left in the kernel (probes, programs), the trace buffer emptied and
+# back to its size at boot; says what it found and did (docs/workshop.md, "Between two groups").
+clean-machine:
+	@$(PY) scripts/clean_machine.py
 
 # Every lesson's tests on stock Debian kernels under QEMU (see scripts/kernel-matrix.sh).
 test-kernels:

@@ -5,6 +5,15 @@
     sudo make check EX=001-fork           one exercise, with what it expected and what it saw
     sudo make check EX=001-fork FILE=x.py another file than the starter (your own copy, a solution)
     sudo make watch EX=001-fork           check again each time the file is saved
+    scripts/check.py --json [--only ID,...]   every exercise's state as JSON (make report uses it)
+
+Exit status (of scripts/check.py itself; `make check` turns any non-zero one into GNU make's 2):
+    0  every exercise checked is done
+    1  some exercise is not done yet, or its script did not start
+    2  bad usage (an unknown exercise, --file without one)
+    3  none of those, but some exercise cannot run on this machine (it lacks what the exercise needs):
+       nothing is left that the learner can do here, and still not everything is done
+    130  interrupted (Ctrl-C)
 
 The checker reads behaviour, never the source: it starts the script as a learner would (as root, with
 lessons/ on PYTHONPATH for `import plumbing`), waits for its ready line, makes its own processes do things
@@ -15,6 +24,7 @@ It runs with the lessons' test harness (tests/harness/: the runner, the workload
 needs nothing beyond Python's standard library (and bcc, for the machine's capabilities).
 """
 import argparse
+import json
 import math
 import os
 import random
@@ -99,8 +109,12 @@ def leave_nothing(run):
     run.kill()
     for line in harness.bcc_probe_events(run.proc.pid):
         kind = "kprobe_events" if line.startswith(("p:", "r:")) else "uprobe_events"
-        with open(os.path.join(harness.CAPS.tracefs, kind), "a") as f:
-            f.write("-:%s\n" % line.split()[0].split(":", 1)[1])
+        # os.open, not open(..., "a"): Python would seek to the end, which these files refuse (EINVAL on 6.18)
+        fd = os.open(os.path.join(harness.CAPS.tracefs, kind), os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, ("-:%s\n" % line.split()[0].split(":", 1)[1]).encode())
+        finally:
+            os.close(fd)
 
 
 def wait_until(run, found, seconds=None, act=None, every=0.5):
@@ -590,8 +604,9 @@ EXERCISES = {e.id: e for e in [
 
 # ---------------------------------------------------------------- checking
 class Result:
-    def __init__(self, state, lines=()):
+    def __init__(self, state, lines=(), expected=None, saw=None):
         self.state, self.lines = state, list(lines)     # state: done | not yet | cannot start | cannot run here
+        self.expected, self.saw = expected, saw         # [English, Chinese] of a "not yet", for --json
 
 
 def cannot_run_here(exercise):
@@ -627,7 +642,8 @@ def check(exercise, script=None):
     except NotYet as e:
         result = Result("not yet", ["not yet: expected %s; saw %s" % (e.expected, e.saw),
                                     "还没有：期望%s；实际%s" % (e.expected_zh, e.saw_zh)] + crashed() +
-                        ["hint: " + exercise.hint, "提示：" + exercise.hint_zh])
+                        ["hint: " + exercise.hint, "提示：" + exercise.hint_zh],
+                        expected=[e.expected, e.expected_zh], saw=[e.saw, e.saw_zh])
         return result
     except Waited as e:                        # the script stopped answering: it was killed
         result = Result("not yet", ["not yet: %s" % e, "还没有：脚本没有按时结束，已被终止"] + crashed() +
@@ -672,32 +688,81 @@ def watch(exercise, script):
         return 0
 
 
+def status(results):
+    """The exit status of a run (the docstring's table): the worst of its exercises' states."""
+    states = {r.state for r in results}
+    return 1 if states & {"not yet", "cannot start"} else 3 if "cannot run here" in states else 0
+
+
+def as_json(results):
+    """Every exercise, in the checker's order: id, lesson, state (or "not checked", left out by --only), and the
+    expected/saw lines of a "not yet" ([English, Chinese]); `lines` is what `make check EX=<id>` prints."""
+    return {"kind": "ebpf-lessons/check", "version": 1, "exercises": [
+        {"id": e.id, "lesson": e.starter.parent.name, "starter": str(e.starter.relative_to(ROOT)),
+         "state": results[e.id].state if e.id in results else "not checked",
+         "expected": results[e.id].expected if e.id in results else None,
+         "saw": results[e.id].saw if e.id in results else None,
+         "lines": results[e.id].lines if e.id in results else []} for e in EXERCISES.values()]}
+
+
+MAKE_SAYS = {   # what make's own line after a non-zero exit means (the Makefile: check)
+    1: ("not every exercise is done yet", "还有练习没有完成"),
+    3: ("the exercises left cannot run on this machine", "剩下的练习在这台机器上无法运行"),
+}
+
+
+def explain_make_line(code):
+    """Run by `make check` (MAKELEVEL is set in a recipe's environment), a non-zero exit makes make print
+    "make: *** [Makefile:NN: check] Error N" next: say first what it means, so that it does not read as a crash."""
+    if code in MAKE_SAYS and os.environ.get("MAKELEVEL"):
+        en, zh = MAKE_SAYS[code]
+        print('(make says "Error %d" next: %s — make 接着会打印 "Error %d"，意思是：%s)' % (code, en, code, zh), flush=True)
+    return code
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Check the exercises (the tasks: lessons/NNN_*/EXERCISES.md).")
+    parser = argparse.ArgumentParser(description="Check the exercises (the tasks: lessons/NNN_*/EXERCISES.md). "
+                                     "Exit status: 0 all done, 1 some not yet, 2 bad usage, 3 the rest cannot run here.")
     parser.add_argument("exercise", nargs="?", help="one exercise, e.g. 001-fork (default: all)")
     parser.add_argument("--file", help="check this file instead of the starter")
     parser.add_argument("--watch", action="store_true", help="check again each time the file is saved")
+    parser.add_argument("--only", action="append", default=[], metavar="ID[,ID...]",
+                        help="check only these exercises (the others are 'not checked')")
+    parser.add_argument("--json", action="store_true", help="print every exercise's state as JSON, nothing else")
     args = parser.parse_args(argv)
-    if args.exercise and args.exercise not in EXERCISES:
-        parser.error("no exercise %r; there are: %s" % (args.exercise, ", ".join(EXERCISES)))
+    only = [i for o in args.only for i in o.split(",") if i] + ([args.exercise] if args.exercise else [])
+    unknown = [i for i in only if i not in EXERCISES]
+    if unknown:
+        parser.error("no exercise %s; there are: %s" % (", ".join(map(repr, unknown)), ", ".join(EXERCISES)))
     if (args.file or args.watch) and not args.exercise:
         parser.error("--file and --watch need one exercise, e.g. EX=001-fork")
-    if args.exercise:
+    if (args.watch or args.file) and args.only:
+        parser.error("--file and --watch take one exercise, not --only")
+    if args.watch and args.json:
+        parser.error("--watch checks again and again for a person: no --json")
+    if args.exercise and not args.json and not args.only:
         exercise = EXERCISES[args.exercise]
         script = Path(args.file) if args.file else exercise.starter
         if args.watch:
             return watch(exercise, script)
         result = check(exercise, script)
         report(exercise, result, script)
-        return 0 if result.state == "done" else 1
+        return explain_make_line(status([result]))
     results = {}
     for exercise in EXERCISES.values():
-        results[exercise.id] = check(exercise)
-        report(exercise, results[exercise.id], exercise.starter, details=False)
+        if only and exercise.id not in only:
+            continue
+        script = Path(args.file) if args.file else exercise.starter   # --file: one exercise (checked above)
+        results[exercise.id] = check(exercise, script)
+        if not args.json:
+            report(exercise, results[exercise.id], script, details=False)
+    if args.json:
+        print(json.dumps(as_json(results), indent=1, ensure_ascii=False))
+        return status(results.values())
     done = sum(r.state == "done" for r in results.values())
     print("\n%d of %d done. One in detail: sudo make check EX=<id>   —   已完成 %d / %d。查看某一题的详情：sudo make check EX=<编号>"
           % (done, len(results), done, len(results)))
-    return 0
+    return explain_make_line(status(results.values()))
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ def kernel_group(nodeid):
         return "trace-buffer"
     lesson = re.search(r"(?<![\d.])0\d\d(?!\d)", nodeid)
     if "test_bench.py" in nodeid or "trace_pipe" in nodeid or ("test_notebooks.py" in nodeid and not lesson) or \
+            "test_class_report.py" in nodeid or "clean_machine" in nodeid or "make_check" in nodeid or \
             (lesson and "001" <= lesson.group() <= "005"):
         return "trace-buffer"
     if lesson:

@@ -57,8 +57,10 @@ def cmdline(pid):
         return []
 
 
-def lesson_processes():
-    """{pid: argv} of the processes running a Python script under this repository's lesson folders."""
+def lesson_processes(lesson_dirs=None):
+    """{pid: argv} of the processes running a Python script under the lesson folders (default: this
+    repository's lessons/, solutions/ and tests/exercises/)."""
+    lesson_dirs = LESSON_DIRS if lesson_dirs is None else lesson_dirs
     found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
@@ -73,7 +75,7 @@ def lesson_processes():
         for arg in argv[1:]:
             if arg.endswith(".py"):
                 path = Path(os.path.normpath(os.path.join(cwd, arg)))
-                if any(d == path.parent or d in path.parents for d in LESSON_DIRS):
+                if any(d == path.parent or d in path.parents for d in lesson_dirs):
                     found[int(entry)] = argv
                 break
     return found
@@ -173,12 +175,12 @@ def boot_trace_kb(tracefs, given):
     return None, None
 
 
-def clean(buffer_kb=None):
+def clean(buffer_kb=None, lesson_dirs=None):
     """Do it all; returns the number of things of the lessons still left."""
     tracefs = harness.CAPS.tracefs
     left = 0
 
-    running = lesson_processes()
+    running = lesson_processes(lesson_dirs)
     if running:
         killed = stop_processes(list(running))
         for pid, argv in sorted(running.items()):
@@ -266,13 +268,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="Between two groups: nothing of the lessons left in the kernel.")
     parser.add_argument("--buffer-kb", type=int, metavar="N",
                         help="the trace buffer's size per CPU to restore, in KiB (default: the size at boot, if known)")
+    parser.add_argument("--lessons-under", action="append", type=Path, metavar="DIR",
+                        help="stop only the lesson scripts under DIR (default: this repository's lessons/, solutions/ "
+                             "and tests/exercises/; the tests use it so as to stop only their own)")
     args = parser.parse_args(argv)
     if args.buffer_kb is not None and args.buffer_kb < 1:
         parser.error("--buffer-kb needs a size of at least 1 (KiB per CPU)")
     if os.geteuid() != 0:
         print("error: cleaning the kernel's tracing state needs root: sudo make clean-machine", file=sys.stderr)
         return 1
-    left = clean(args.buffer_kb)
+    left = clean(args.buffer_kb, [d.resolve() for d in args.lessons_under] if args.lessons_under else None)
     if left:
         say("NOT CLEAN: %d thing(s) of the lessons are left (above)" % left, "没有清理干净：还剩 %d 项（见上）" % left)
         return 1

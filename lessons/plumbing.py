@@ -171,7 +171,13 @@ def attached(b):
     found += ["raw_tracepoint " + text(tp) for tp in b.raw_tracepoint_fds]
     # uprobes: bcc names the event p_ (entry) or r_ (return), the file's path with every character that is not
     # [A-Za-z0-9_] made "_" (its base name only, from bcc 0.34), the symbol's offset, and the pid when given
-    return found + [("uprobe " if text(ev).startswith("p_") else "uretprobe ") + text(ev)[2:] for ev in b.uprobe_fds]
+    found += [("uprobe " if text(ev).startswith("p_") else "uretprobe ") + text(ev)[2:] for ev in b.uprobe_fds]
+    # perf events (attach_perf_event): bcc keeps one fd per CPU under (type, config)
+    return found + ["perf_event %s on %d CPUs" % (PERF_EVENTS.get(key, "type %d config %d" % key), len(fds))
+                    for key, fds in getattr(b, "open_perf_events", {}).items()]
+
+
+PERF_EVENTS = {(0, 0): "hardware cpu-cycles", (1, 0): "software cpu-clock", (1, 1): "software task-clock"}
 
 
 def detach_all(b):
@@ -179,7 +185,8 @@ def detach_all(b):
     for names, detach in ((getattr(b, "kprobe_fds", {}), b and b.detach_kprobe_event),
                           (getattr(b, "tracepoint_fds", {}), b and b.detach_tracepoint),
                           (getattr(b, "raw_tracepoint_fds", {}), b and b.detach_raw_tracepoint),
-                          (getattr(b, "uprobe_fds", {}), b and b.detach_uprobe_event)):
+                          (getattr(b, "uprobe_fds", {}), b and b.detach_uprobe_event),
+                          (getattr(b, "open_perf_events", {}), b and (lambda key: b.detach_perf_event(*key)))):
         for name in list(names):
             try:
                 detach(name)

@@ -40,6 +40,17 @@ def blocks(run, pid):
     return out
 
 
+def attached(run):
+    return [line.split(" ", 1)[1] for line in run.lines if line.startswith("attached: ")]
+
+
+def online_cpus():
+    """How many CPUs /sys/devices/system/cpu/online lists ("0-1,4"): bcc attaches a perf event on each."""
+    with open("/sys/devices/system/cpu/online") as f:
+        spans = [part.split("-") for part in f.read().strip().split(",")]
+    return sum(int(s[-1]) - int(s[0]) + 1 for s in spans)
+
+
 class Demo:
     """The demo, started by the test: `calls N` (each call() makes N getppid() calls) or `spin SECONDS`."""
 
@@ -66,7 +77,7 @@ def test_count_names_the_callers_and_the_system_call_path(lesson, tmp_path):
     d = Demo("calls", n)
     try:
         run = lesson(LESSON, "--pid", d.pid, "--folded", tmp_path / "out.folded")
-        assert run.attached() == ["tracepoint raw_syscalls:sys_enter"], run.transcript()
+        assert attached(run) == ["tracepoint raw_syscalls:sys_enter"], run.transcript()
         for _ in range(rounds):
             d.call()
         run.stop()       # while the demo runs: bcc reads its symbols through /proc/PID
@@ -108,8 +119,7 @@ def test_profile_samples_the_busy_function(lesson, tmp_path):
     try:
         run = lesson(LESSON, "--mode", "profile", "--pid", d.pid, "--duration", "2",
                      "--folded", tmp_path / "p.folded", "--svg", tmp_path / "p.svg")
-        [attached] = run.attached()
-        assert re.match(r"^perf_event software cpu-clock on \d+ CPUs$", attached), run.transcript()
+        assert attached(run) == ["perf_event software cpu-clock on %d CPUs" % online_cpus()], run.transcript()
         run.finish(2 + EVENT_TIMEOUT)
     finally:
         d.close()

@@ -12,6 +12,7 @@ as a script or as a notebook, calls:
     syscalls(*names), btf_offsets(struct, *members)      what this kernel and architecture have (the facts
                                        about the machine themselves are in facts.py beside this file)
     process_id(text)                   an argparse type: the pid of a running process (--pid of a uprobe)
+    output_file(text)                  an argparse type: a file the run may write (--folded, --svg)
 
 Standard library and bcc only. Every failure a learner can meet ends in one line `error: ...` and a non-zero
 exit, never a traceback. CONTRIBUTING.md explains the design; tests/test_plumbing.py tests the pure parts.
@@ -139,6 +140,14 @@ def process_id(text):
     if not (text.isdigit() and 0 < int(text) < 1 << 22 and os.path.exists("/proc/%d" % int(text))):
         raise argparse.ArgumentTypeError("no process with pid %s" % text)
     return int(text)
+
+
+def output_file(text):
+    """An argparse type: a file the run may write at its end (checked now, not after a long run)."""
+    folder = os.path.dirname(os.path.abspath(text))
+    if os.path.isdir(text) or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise argparse.ArgumentTypeError("cannot write a file there: %r" % text)
+    return text
 
 
 # ---------------------------------------------------------------- attaching

@@ -74,8 +74,8 @@ parser.add_argument("--frequency", type=plumbing.positive(int), default=99, help
 parser.add_argument("--pid", type=plumbing.process_id, default=0, help="only this process (default: all)")
 parser.add_argument("--interval", type=plumbing.positive(float), metavar="SECONDS",
                     help="print and empty the counts every SECONDS (default: at the end only)")
-parser.add_argument("--folded", metavar="FILE", help="write the stacks as folded lines (frame;frame;... COUNT)")
-parser.add_argument("--svg", metavar="FILE", help="draw them as a flame graph (flamegraph.py)")
+parser.add_argument("--folded", type=plumbing.output_file, metavar="FILE", help="write folded stacks to FILE")
+parser.add_argument("--svg", type=plumbing.output_file, metavar="FILE", help="draw a flame graph to FILE")
 args = plumbing.parse(parser, NOTEBOOK_ARGS)
 b = BPF(text=program, cflags=["-DPID=%d" % args.pid, "-DSYSCALL=__NR_" + args.syscall])
 if args.mode == "count":

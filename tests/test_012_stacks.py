@@ -20,7 +20,7 @@ import flamegraph  # noqa: E402
 
 HEAD = re.compile(r"^\s*(?P<count>\d+) (?P<comm>\S.*) \((?P<pid>\d+)\)$")
 SUMMARY = re.compile(r"^events: (?P<events>\d+); stacks not stored: kernel (?P<kernel>\d+), user (?P<user>\d+)$")
-SYSCALL_ENTRY = {"do_syscall_64_[k]", "el0_svc_[k]"}     # x86-64, arm64: where a system call enters the kernel
+SYSCALL_ENTRY = {"do_syscall_64_[k]", "do_el0_svc_[k]", "el0t_64_sync_handler_[k]"}   # x86-64; arm64 (el0_svc may be inlined)
 SVG = "{http://www.w3.org/2000/svg}"
 
 

@@ -26,11 +26,12 @@ def build(frame_pointer=True):
     if not compiler:
         sys.exit("error: no C compiler (cc or gcc) to build demo.c: sudo apt install gcc libc6-dev")
     os.makedirs(cache, exist_ok=True)
-    made = subprocess.run([compiler, "-O0", *FLAGS[frame_pointer], "-o", binary + ".new", SOURCE],
+    new = "%s.%d" % (binary, os.getpid())      # two builds at once: each writes its own file, then renames it
+    made = subprocess.run([compiler, "-O0", *FLAGS[frame_pointer], "-o", new, SOURCE],
                           stderr=subprocess.PIPE, text=True)
     if made.returncode != 0:
         sys.exit("error: %s could not build demo.c: %s" % (compiler, (made.stderr.strip().splitlines() or ["?"])[-1]))
-    os.replace(binary + ".new", binary)
+    os.replace(new, binary)
     return binary
 
 

@@ -124,7 +124,7 @@ def test_profile_samples_the_busy_function(lesson, tmp_path):
     finally:
         d.close()
     run.assert_clean_exit()
-    stacks = flamegraph.parse((tmp_path / "p.folded").read_text().splitlines())
+    stacks = flamegraph.read((tmp_path / "p.folded").read_text().splitlines())
     spinning = sum(c for frames, c in stacks if frames[0] == d.comm and frames[-3:] == ["main", "outer", "spin"])
     assert spinning >= 10, (stacks, run.transcript())      # ~99 a second while it runs
     svg = ET.parse(tmp_path / "p.svg").getroot()
@@ -146,7 +146,7 @@ def test_a_pid_that_does_not_exist_is_one_error_line(bpf_ready):
 def test_the_flame_graph_has_a_box_per_frame_with_exact_widths():
     """a;b;c 3, a;b 1, a;d 4: a is the whole width, b and d half each, c 3/8; the outermost frame at the bottom,
     children sorted by name from the left; every name in a title and (where it fits) a text."""
-    svg = ET.fromstring(flamegraph.render(flamegraph.parse(["a;b;c 3", "a;b 1", "", "a;d_[k] 4"]), "t <&>"))
+    svg = ET.fromstring(flamegraph.render(flamegraph.read(["a;b;c 3", "a;b 1", "", "a;d_[k] 4"]), "t <&>"))
     inner = flamegraph.WIDTH - 2 * flamegraph.PAD
     boxes = {g.find(SVG + "title").text.split(":")[0]: g.find(SVG + "rect").attrib for g in svg.iter(SVG + "g")}
     assert sorted(boxes) == ["a", "b", "c", "d_[k]"]

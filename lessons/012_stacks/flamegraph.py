@@ -18,7 +18,7 @@ WIDTH, PAD, ROW, FONT = 1200, 10, 16, 12    # pixels: the image, its margins, on
 CHAR = FONT * 0.59                          # the width of one character of the font, about
 
 
-def parse(lines):
+def read(lines):
     """[(frames, count)] from folded lines; blank lines are skipped, a malformed one raises ValueError."""
     stacks = []
     for number, line in enumerate(lines, 1):
@@ -104,7 +104,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     try:
         with (open(args.folded) if args.folded != "-" else sys.stdin) as f:
-            stacks = parse(f)
+            stacks = read(f)
     except (OSError, ValueError, UnicodeDecodeError) as e:
         sys.exit("error: %s: %s" % (args.folded, e.strerror if isinstance(e, OSError) else e))
     sys.stdout.write(render(stacks, args.title))

@@ -114,7 +114,7 @@ def print_stacks():
         with open(args.folded, "w") as f:
             f.write("".join(line + "\n" for line in folded))
     if args.svg:
-        flamegraph.write(args.svg, flamegraph.parse(folded), "stacks.py " + what)
+        flamegraph.write(args.svg, flamegraph.read(folded), "stacks.py " + what)
     print("events: %d; stacks not stored: kernel %d, user %d" % (sum(merged.values()), *failed), flush=True)
     b["counts"].clear()                       # and the stacks they used (bcc's StackTrace.clear() does nothing)
     for stack_id in {i for k, _ in counts for i in (k.kernel_stack, k.user_stack) if i >= 0}:

@@ -12,6 +12,7 @@ as a script or as a notebook, calls:
     syscalls(*names), btf_offsets(struct, *members)      what this kernel and architecture have (the facts
                                        about the machine themselves are in facts.py beside this file)
     process_id(text)                   an argparse type: the pid of a running process (--pid of a uprobe)
+    output_file(text)                  an argparse type: a file the run may write (--folded, --svg)
 
 Standard library and bcc only. Every failure a learner can meet ends in one line `error: ...` and a non-zero
 exit, never a traceback. CONTRIBUTING.md explains the design; tests/test_plumbing.py tests the pure parts.
@@ -141,6 +142,14 @@ def process_id(text):
     return int(text)
 
 
+def output_file(text):
+    """An argparse type: a file the run may write at its end (checked now, not after a long run)."""
+    folder = os.path.dirname(os.path.abspath(text))
+    if os.path.isdir(text) or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise argparse.ArgumentTypeError("cannot write a file there: %r" % text)
+    return text
+
+
 # ---------------------------------------------------------------- attaching
 def attach(probe, b=None, **ways):
     """Attach the way --probe asks. ways: kind -> a function that attaches (it may also build and return the
@@ -171,7 +180,13 @@ def attached(b):
     found += ["raw_tracepoint " + text(tp) for tp in b.raw_tracepoint_fds]
     # uprobes: bcc names the event p_ (entry) or r_ (return), the file's path with every character that is not
     # [A-Za-z0-9_] made "_" (its base name only, from bcc 0.34), the symbol's offset, and the pid when given
-    return found + [("uprobe " if text(ev).startswith("p_") else "uretprobe ") + text(ev)[2:] for ev in b.uprobe_fds]
+    found += [("uprobe " if text(ev).startswith("p_") else "uretprobe ") + text(ev)[2:] for ev in b.uprobe_fds]
+    # perf events (attach_perf_event): bcc keeps one fd per CPU under (type, config)
+    return found + ["perf_event %s on %d CPUs" % (PERF_EVENTS.get(key, "type %d config %d" % key), len(fds))
+                    for key, fds in getattr(b, "open_perf_events", {}).items()]
+
+
+PERF_EVENTS = {(0, 0): "hardware cpu-cycles", (1, 0): "software cpu-clock", (1, 1): "software task-clock"}
 
 
 def detach_all(b):
@@ -179,7 +194,8 @@ def detach_all(b):
     for names, detach in ((getattr(b, "kprobe_fds", {}), b and b.detach_kprobe_event),
                           (getattr(b, "tracepoint_fds", {}), b and b.detach_tracepoint),
                           (getattr(b, "raw_tracepoint_fds", {}), b and b.detach_raw_tracepoint),
-                          (getattr(b, "uprobe_fds", {}), b and b.detach_uprobe_event)):
+                          (getattr(b, "uprobe_fds", {}), b and b.detach_uprobe_event),
+                          (getattr(b, "open_perf_events", {}), b and (lambda key: b.detach_perf_event(*key)))):
         for name in list(names):
             try:
                 detach(name)

@@ -532,6 +532,55 @@ def check_setenv(script):
                      saw(run.lines, rows(run.lines, ROW_SETENV))[1])
 
 
+ROW_CALLERS = r"^\s*(?P<count>\d+)\s+(?P<pid>\d+)\s+(?P<path>\S+)$"
+
+
+class Demo:
+    """Lesson 012's demo (lessons/012_stacks/demo.py builds it): main -> outer -> inner makes N getppid() calls
+    each time it reads a line."""
+    def __init__(self, n, frame_pointer):
+        sys.path.insert(0, str(harness.LESSONS / "012_stacks"))
+        import demo
+        self.proc = subprocess.Popen([demo.build(frame_pointer), "calls", str(n)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        self.pid = int(self.proc.stdout.readline())
+
+    def call(self):
+        self.proc.stdin.write("\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline()       # "done": every call has been made
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait(STOP_TIMEOUT)
+
+
+def check_callers(script):
+    """Two demos, one built with frame pointers and one without, make a random number of getppid() calls each while
+    the script runs; it is stopped while they still run (their symbols are read through /proc/PID). Rows: the
+    count, the pid, the user stack outermost first: ...main;outer;inner for the first, a stack ending in inner
+    with no outer for the second."""
+    rnd = secrets.SystemRandom()
+    n_fp, n_nofp = rnd.randint(3, 40), rnd.randint(3, 40)
+    fp, nofp = Demo(n_fp, True), Demo(n_nofp, False)
+    try:
+        run = start(script)
+        fp.call(), nofp.call()
+        stop(run)
+    finally:
+        fp.close(), nofp.close()
+    got = {(int(m.group("count")), int(m.group("pid"))): m.group("path").split(";") for m in rows(run.lines, ROW_CALLERS)}
+    good_fp = got.get((n_fp, fp.pid), [])[-3:] == ["main", "outer", "inner"]
+    nofp_path = got.get((n_nofp, nofp.pid), [])
+    if not (good_fp and nofp_path[-1:] == ["inner"] and "outer" not in nofp_path):
+        want = '"%d %d ...;main;outer;inner" and "%d %d ...inner" (no outer: built without frame pointers)' % (
+            n_fp, fp.pid, n_nofp, nofp.pid)
+        seen = saw(run.lines, rows(run.lines, ROW_CALLERS))
+        raise NotYet("rows %s, as COUNT PID USER_STACK (outermost first, joined by ;)" % want, seen[0],
+                     "这两行 %s，格式 COUNT PID USER_STACK（最外层在前，用 ; 连接）" % want.replace(
+                         "(no outer: built without frame pointers)", "（没有 outer：编译时去掉了帧指针）"), seen[1])
+
+
 def ring_buffer_missing():
     release = tuple(map(int, re.findall(r"\d+", os.uname().release)[:2]))
     return "the BPF ring buffer needs Linux 5.8 (this is %s)" % os.uname().release if release < (5, 8) else None
@@ -599,6 +648,11 @@ EXERCISES = {e.id: e for e in [
              "keep the call in a BPF_HASH keyed by the thread id from the uprobe to the uretprobe, as the lesson keeps getenv's name",
              "PT_REGS_PARM2(ctx) 是值，PT_REGS_PARM3(ctx) 是 overwrite；uretprobe 里的 PT_REGS_RC(ctx) 是结果："
              "像本课保存 getenv 的名字那样，用以线程 id 为键的 BPF_HASH 把调用从 uprobe 带到 uretprobe"),
+    Exercise("012-callers", "012_stacks/ex_callers.py", check_callers,
+             "get_stackid(args, BPF_F_USER_STACK) walks the user stack; in Python b.sym(address, pid) names each "
+             "address; walk() gives them innermost first: reverse them",
+             "get_stackid(args, BPF_F_USER_STACK) 走的是用户栈；Python 里用 b.sym(address, pid) 给每个地址取名；"
+             "walk() 给出的顺序是最内层在前，要倒过来"),
 ]}
 
 

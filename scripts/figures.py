@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Draw the figures in img/ (`make figures`): SVG, text, and byte-for-byte the same when the inputs are the same.
 
-    python3 scripts/figures.py [--check] [NAME...]      NAME: pid_tgid, paths, kernel_matrix, bench (default: all)
+    python3 scripts/figures.py [--check] [NAME...]      NAME: pid_tgid, paths, kernel_matrix, bench, flamegraph
+                                                        (default: all)
 
 - img/pid_tgid.svg                  the 64-bit value bpf_get_current_pid_tgid() returns (notes/helpers.md)
 - img/path_{trace_pipe,perf_buffer,ring_buffer}.svg
@@ -10,6 +11,8 @@
 - img/kernel_matrix.svg             test results per lesson and kernel, from results/kernel-matrix/<lane>/junit.xml
                                     (written by scripts/kernel-matrix.sh, read with scripts/matrix/report.py);
                                     skipped, with a message, when there are no results
+- img/flamegraph.svg                a flame graph of img/flamegraph.folded (a real run of lesson 012's profile mode,
+                                    scripts/sample_runs.py "012-profile"), drawn by lessons/012_stacks/flamegraph.py
 - img/bench.svg                     the benchmark chart, drawn by bench/bench.py --chart-only from
                                     bench/results.json; skipped, with a message, when there are no results
 
@@ -207,7 +210,22 @@ def bench(out_dir):
     return [out]
 
 
-FIGURES = {"pid_tgid": pid_tgid, "paths": paths, "kernel_matrix": kernel_matrix, "bench": bench}
+# ---------------------------------------------------------------- lesson 012's flame graph
+def flamegraph(out_dir):
+    """The lesson's own renderer (standard library only) on a folded file kept in img/."""
+    path = os.path.join(ROOT, "lessons", "012_stacks", "flamegraph.py")
+    spec = importlib.util.spec_from_file_location("flamegraph", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with open(os.path.join(IMG, "flamegraph.folded")) as f:
+        stacks = module.read(f)
+    out = os.path.join(out_dir, "flamegraph.svg")
+    module.write(out, stacks, "stacks.py --mode profile, the whole machine, 2 s")
+    return [out]
+
+
+FIGURES = {"pid_tgid": pid_tgid, "paths": paths, "kernel_matrix": kernel_matrix, "bench": bench,
+           "flamegraph": flamegraph}
 
 
 def main():

@@ -25,6 +25,7 @@ CHMOD_THREAD = [PY, "-c", "import os, threading; t = threading.Thread(target=os.
 # 5 reads of a pipe, each waiting 24 ms (bucket 16384 -> 32767 usecs) for the byte a writer sends after a sleep
 PIPE_READS = [PY, "-c", "import os, time\nr, w = os.pipe()\nif os.fork() == 0:\n    for _ in range(5): os.read(r, 1)\n"
                         "    os._exit(0)\nfor _ in range(5): time.sleep(0.024); os.write(w, b'x')\nos.wait()"]
+DEMO = os.path.join(ROOT, "lessons", "012_stacks", "demo.py")   # lesson 012's demo: builds demo.c, runs it
 # name -> (lesson script, its arguments, the workload: commands run one after another once the lesson is ready)
 RUNS = {
     "001": ("001_hello/hello.py", [], [FORK]),
@@ -44,6 +45,13 @@ RUNS = {
     "009": ("009_latency/latency.py", ["--interval", "5"], [PIPE_READS]),
     "010": ("010_uprobes/uprobes.py", [], [[PY, "-I", "-S", "-c", "import ctypes; libc = ctypes.CDLL(None); "
                                            "libc.getenv(b'HOME'); libc.getenv(b'NO_SUCH_VARIABLE')"]]),
+    # 012: --duration ends the run while the demo still runs (bcc names a process's frames through /proc/PID)
+    # (the workload runs in the caller's folder: the demo's path is absolute)
+    "012": ("012_stacks/stacks.py", ["--duration", "3"], [["sh", "-c", "(echo; sleep 5) | %s %s calls 5" % (PY, DEMO)]]),
+    "012-nofp": ("012_stacks/stacks.py", ["--duration", "3"], [["sh", "-c", "(echo; sleep 5) | %s %s --omit-frame-pointer "
+                                                                          "calls 5" % (PY, DEMO)]]),
+    "012-profile": ("012_stacks/stacks.py", ["--mode", "profile", "--duration", "2", "--folded", "/tmp/profile.folded"],
+                    [[PY, DEMO, "spin", "4"]]),
 }
 
 

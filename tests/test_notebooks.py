@@ -26,7 +26,8 @@ from conftest import require
 from test_005_perf_output import chmod_target  # noqa: F401  (a fixture: a file of the test's own to chmod)
 
 SCRIPTS = sorted(str(p.relative_to(LESSONS)) for p in LESSONS.glob("[0-9][0-9][0-9]_*/*.py")
-                 if not p.is_symlink() and not p.name.startswith("ex_"))   # not plumbing.py, not exercise starters
+                 if p.name == p.parent.name.split("_", 1)[1] + ".py")   # 012_stacks/stacks.py: not plumbing.py,
+                                                                        # not exercise starters, not helpers
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -138,6 +139,11 @@ def test_009_latency(notebook):
 def test_010_uprobes(notebook):
     from test_010_uprobes import test_every_call_with_its_name_and_value as script_test
     script_test(notebook)
+
+
+def test_012_stacks(notebook, tmp_path):
+    from test_012_stacks import test_count_names_the_callers_and_the_system_call_path as script_test
+    script_test(notebook, tmp_path)
 
 
 # ---------------------------------------------------------------- Run All, as an instructor does

@@ -104,6 +104,13 @@ def test_process_id_accepts_a_running_process_only():
         plumbing.process_id(str(pid))
 
 
+def test_output_file_accepts_a_file_in_a_writable_folder_only(tmp_path):
+    assert plumbing.output_file(str(tmp_path / "out.folded")) == str(tmp_path / "out.folded")
+    for text in ("/nonexistent/x.folded", str(tmp_path), "/proc"):
+        with pytest.raises(argparse.ArgumentTypeError, match="cannot write a file there"):
+            plumbing.output_file(text)
+
+
 class FakeBPF:
     """What attached() and detach_all() read of a bcc BPF object: bcc records every attachment in these dicts."""
     def __init__(self):
@@ -111,7 +118,12 @@ class FakeBPF:
         self.tracepoint_fds = {b"syscalls:sys_enter_openat": 5, b"sched:sched_process_exit": 6}
         self.raw_tracepoint_fds = {b"sys_enter": 7}
         self.uprobe_fds = {b"p__lib_x86_64_linux_gnu_libc_so_6_0x3f0b0": 8, b"r__lib_libc_so_6_0x3f0b0_42": 9}
+        self.open_perf_events = {(1, 0): {0: 10, 1: 11}}     # attach_perf_event: (type, config) -> {cpu: fd}
         self.detached = []
+
+    def detach_perf_event(self, ev_type, ev_config):
+        self.detached.append((ev_type, ev_config))
+        del self.open_perf_events[(ev_type, ev_config)]
 
     def detach_kprobe_event(self, ev):
         self.detached.append(ev)
@@ -134,11 +146,11 @@ def test_attached_says_what_bcc_recorded_and_detach_all_detaches_it():
     assert plumbing.attached(b) == ["kprobe __x64_sys_chmod", "kretprobe do_sys_openat2",
                                     "tracepoint syscalls:sys_enter_openat", "tracepoint sched:sched_process_exit",
                                     "raw_tracepoint sys_enter", "uprobe _lib_x86_64_linux_gnu_libc_so_6_0x3f0b0",
-                                    "uretprobe _lib_libc_so_6_0x3f0b0_42"]
+                                    "uretprobe _lib_libc_so_6_0x3f0b0_42", "perf_event software cpu-clock on 2 CPUs"]
     plumbing.detach_all(b)
     assert b.detached == [b"p___x64_sys_chmod", b"r_do_sys_openat2", b"sys_enter",
-                          b"p__lib_x86_64_linux_gnu_libc_so_6_0x3f0b0", b"r__lib_libc_so_6_0x3f0b0_42"]
-    assert not b.kprobe_fds and not b.uprobe_fds
+                          b"p__lib_x86_64_linux_gnu_libc_so_6_0x3f0b0", b"r__lib_libc_so_6_0x3f0b0_42", (1, 0)]
+    assert not b.kprobe_fds and not b.uprobe_fds and not b.open_perf_events
     plumbing.detach_all(None)               # nothing built yet: nothing to do
 
 

@@ -39,6 +39,7 @@ import test_007_exec as t007
 import test_008_execve as t008
 import test_009_latency as t009
 import test_010_uprobes as t010
+import test_012_stacks as t012
 
 SCRIPTS = {
     "000": "000_doctor/doctor.py", "001": "001_hello/hello.py", "002": "002_program_format/program_format.py",
@@ -46,6 +47,7 @@ SCRIPTS = {
     "006": "006_bpf_hash/bpf_hash.py", "007": "007_exec/exec.py", "008": "008_execve/execve.py",
     "009": "009_latency/latency.py",
     "010": "010_uprobes/uprobes.py",
+    "012": "012_stacks/stacks.py",
 }
 TRACING = [n for n in SCRIPTS if n != "000"]
 # The lessons that read the shared trace pipe, with the arguments that make them do so.
@@ -60,7 +62,8 @@ NO_BCC = ("error: cannot import bcc: install the distro's package (sudo apt inst
           "/usr/bin/python3; never 'pip install bcc', which is an unrelated project")
 OVERRUNS = re.compile(r"trace buffer overruns \(lines lost, any program's\): (\d+)$")
 LOST_LINE = re.compile(r"trace buffer overruns \(lines lost, any program's\): \d+$|^lost \d+ events in total$"
-                       r"|^reads with no return seen: \d+$")   # 009: a map loses no event; it says which pairs are open
+                       r"|^reads with no return seen: \d+$"   # 009: a map loses no event; it says which pairs are open
+                       r"|^events: \d+; stacks not stored: kernel \d+, user \d+$")   # 012: stacks it could not store
 
 
 def kernel_older_than(major, minor):
@@ -101,9 +104,15 @@ def stream_for(name, directory):
         return "exec", target
     if name == "010":
         return "getenv", "T010_STREAM"
+    if name == "012":
+        return "getppid", ""
     open(target, "w").close()
     return {"001": "clone", "002": "clone", "003": "open", "004": "chmod", "005": "chmod", "006": "sync",
             "009": "read"}[name], target
+
+
+# What a lesson that prints only at the end needs to print while a stream runs.
+STREAM_ARGS = {"012": ["--interval", "0.2"]}
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT-pressed-again-and-again", "SIGTERM"])
@@ -116,7 +125,7 @@ def test_a_signal_stops_a_busy_lesson_within_a_second(lesson, name, sig, short_d
     would end the lesson with a traceback out of bcc's detach, exit -2). A press that lands once Python
     has finished the script and is exiting ends it as Ctrl-C ends any program, with no traceback (a shell shows
     130)."""
-    run = lesson(SCRIPTS[name]).note_held()
+    run = lesson(SCRIPTS[name], *STREAM_ARGS.get(name, [])).note_held()
     ready_lines = len(run.lines)
     with event_stream(*stream_for(name, short_dir)):
         run.wait_for(lambda: len(run.lines) >= ready_lines + 20, what="20 lines of the stream")
@@ -164,7 +173,7 @@ def test_ctrl_c_while_a_lesson_starts_ends_it_quietly(bpf_ready, name, record_pr
 def test_a_closed_pipe_ends_a_lesson_quietly(lesson, name, short_dir):
     """`lesson | head`: once the reader has gone, the next line the lesson writes ends it as SIGPIPE ends cat
     (no BrokenPipeError traceback), within the stop bound, and nothing stays loaded."""
-    run = lesson(SCRIPTS[name]).note_held()
+    run = lesson(SCRIPTS[name], *STREAM_ARGS.get(name, [])).note_held()
     ready_lines = len(run.lines)
     with event_stream(*stream_for(name, short_dir)):
         run.wait_for(lambda: len(run.lines) >= ready_lines + 5, what="5 lines of the stream")
@@ -258,6 +267,9 @@ BAD_ARGS = {   # per lesson, on top of COMMON_BAD_ARGS (lessons with --duration)
     "009": [["--interval", "0"], ["--interval", "nan"], ["--interval", "-1"], ["--probe", "fentry"], ["--count", "5"]],
     "010": [["--pid", "0"], ["--pid", "-5"], ["--pid", "abc"], ["--pid", str(1 << 22)], ["--pid", "1 2"],
             ["--probe", "kprobe"], ["--count", "0"]],
+    "012": [["--mode", "x"], ["--syscall", "nosuch"], ["--syscall", "../x"], ["--pid", "0"], ["--pid", "abc"],
+            ["--frequency", "0"], ["--interval", "0"], ["--folded", "/nonexistent/x.folded"], ["--svg", "/proc"],
+            ["--count", "5"], ["--probe", "kprobe"]],
 }
 COMMON_BAD_ARGS = [["--duration", "0"], ["--duration", "-1"], ["--duration", "nan"], ["--duration", "inf"],
                    ["--duration", "1e30"], ["--duration", "ten"], ["--no-such-option"]]
@@ -535,6 +547,20 @@ def test_a_read_storm_is_counted_whole_in_the_histogram_of_009(lesson, short_dir
     counted = sum(int(m.group("count")) for m in map(t009.BUCKET.match, run.lines) if m)
     assert counted >= N, (counted, run.transcript())
     assert t009.OPEN.match(run.lines[-1]), run.transcript()
+
+
+def test_a_getppid_storm_is_counted_whole_by_012(lesson):
+    """012 counts in a map where each event happens, as 009 does: N getppid() calls by the test while the lesson is
+    stopped (SIGSTOP) are all in its printout, under the test's pid, and its last line says so."""
+    me = os.getpid()
+    run = lesson(SCRIPTS["012"], "--pid", me)
+    with pinned_to_one_cpu(), reader_stopped(run):
+        syscall_storm("getppid", N)
+    run.stop()
+    run.assert_clean_exit()
+    counted = sum(count for count, _, _ in t012.blocks(run, me))
+    assert counted == N, (counted, run.transcript())
+    assert t012.SUMMARY.match(run.lines[-1]).group("events") == str(N), run.transcript()
 
 
 # ---------------------------------------------------------------- the shared trace pipe

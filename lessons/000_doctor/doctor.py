@@ -87,7 +87,7 @@ root = check("root", "root", "ok" if os.geteuid() == 0 else "fail", "euid %d" % 
              "run as root: sudo python3 lessons/000_doctor/doctor.py")
 try:
     import bcc
-    from bcc import BPF
+    from bcc import BPF, PerfType, PerfSWConfig
     real = hasattr(bcc, "libbcc") and os.path.dirname(bcc.__file__)
     have_bcc = check("bcc", "bcc importable", "ok", "bcc %s from %s (%s)" % (bcc.__version__, real, sys.executable))
 except ImportError as e:
@@ -168,6 +168,7 @@ int noop_kprobe(void *ctx) { return 0; }
 int noop_tracepoint(void *ctx) { return 0; }
 int noop_raw(void *ctx) { return 0; }
 int noop_uprobe(void *ctx) { return 0; }
+int noop_perf_event(void *ctx) { return 0; }
 int on_getppid(void *ctx) {
     u32 tgid = bpf_get_current_pid_tgid() >> 32, marker = 42;
     if (tgid != DOCTOR_TGID) return 0;
@@ -259,6 +260,9 @@ raw_tp = attempt("raw_tracepoints", "raw tracepoints", lambda: b.attach_raw_trac
                  or "attached raw tracepoint sys_enter", "lesson 004 then needs kprobes or tracepoints")
 uprobes = attempt("uprobes", "uprobes", lambda: b.attach_uprobe(name="c", sym="getpid", fn_name="noop_uprobe")
                   or "attached uprobe libc:getpid", "a kernel with CONFIG_UPROBE_EVENTS")
+perf_events = attempt("perf_events", "perf event", lambda: b.attach_perf_event(
+    ev_type=PerfType.SOFTWARE, ev_config=PerfSWConfig.CPU_CLOCK, fn_name="noop_perf_event", sample_freq=99)
+    or "attached software cpu-clock at 99 Hz", "a kernel with CONFIG_PERF_EVENTS (lesson 012's --mode profile)")
 if tracepoints:
     perf = attempt("perf_buffer", "perf buffer", lambda: deliver(b, "perf"),
                    "a kernel with CONFIG_BPF_EVENTS and perf events", "fail")
@@ -279,7 +283,7 @@ if b is not None:
 # What each lesson needs, read from its script: the probe kinds it attaches (a kprobe falls back to a tracepoint
 # with --probe auto) and the features its code calls. A new lesson folder joins this table by itself.
 NEEDS = {r"\bopen_perf_buffer\(": "perf_buffer", r"\battach_uretprobe\(|\battach_uprobe\(|\bUSDT\(": "uprobes",
-         r"\bbtf_offsets\(": "task_layout"}
+         r"\bbtf_offsets\(": "task_layout", r"\battach_perf_event\(": "perf_events"}
 
 
 def lesson_needs(path):
@@ -301,7 +305,8 @@ for folder in sorted(os.listdir(here)):
                and not os.path.basename(p).startswith("ex_")]
     if not re.match(r"^\d{3}_", folder) or folder.startswith("000") or not scripts:
         continue
-    preferred, fallback, needs = lesson_needs(scripts[0])
+    named = os.path.join(here, folder, folder.split("_", 1)[1] + ".py")   # 012_stacks/stacks.py, not its helpers
+    preferred, fallback, needs = lesson_needs(named if named in scripts else scripts[0])
     missing = [n for n in needs if checks[n]["status"] != "ok"] + ([] if tracepoints else ["tracepoints"])
     probe = preferred if (preferred != "kprobe" or kprobes) else fallback
     verdict.append({"lesson": folder, "runs": not missing, "probe": probe if not missing else None,

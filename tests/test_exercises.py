@@ -4,8 +4,8 @@
 - a second solution written differently (tests/exercises/: other names, structure, probe kind) passes;
 - a broken solution fails in one clear line: one that does not compile (every exercise), one that prints
   wrong values (every exercise), one that never prints (one exercise per way of printing).
-A check that must fail waits CHECK_NEGATIVE_SECONDS for what never comes, not the checker's full wait: the
-verdict cannot change, only arrive later."""
+A check that must fail waits NEGATIVE_SECONDS for what never comes, not the checker's full wait: the verdict
+cannot change, only arrive later. Not scaled for emulation either, for the same reason."""
 import re
 import subprocess
 import sys
@@ -20,7 +20,7 @@ import check  # noqa: E402
 
 IDS = list(check.EXERCISES)
 SECOND = ROOT / "tests" / "exercises"
-NEGATIVE_SECONDS = 3 * TIME_SCALE
+NEGATIVE_SECONDS = 3
 
 # What an untouched starter's check says first: the task it has not done yet.
 STARTER_SAYS = {

@@ -419,7 +419,7 @@ def storm_clone(start, name):
 def storm_path(start, name, short_dir, args=()):
     """003, 004 and 005: opens or chmods of one missing path while the lesson is stopped, then of another path
     until it is shown (after the storm: the lesson has read what was left). Through the trace pipe, the overrun
-    count is every program's lines (>=); 004 loses an event with one of its two lines. perf and ring buffer with
+    count is every program's lines (>=); 004 loses an event with one of its two lines. The perf buffer with
     --pid: only the test's events are sent, so delivered + lost == caused exactly."""
     kind = "open" if name == "003" else "chmod"
     storm, after = os.path.join(short_dir, "storm"), os.path.join(short_dir, "after")
@@ -433,7 +433,7 @@ def storm_path(start, name, short_dir, args=()):
     run.stop()
     run.assert_clean_exit()
     delivered = len(rows_for(run, storm)) + len(rows_for(run, after))
-    if "perf" in args or "ringbuf" in args:
+    if "perf" in args:
         return delivered, last_number(run, r"^lost (\d+) events in total$"), caused + tries, True
     return delivered, last_number(run, OVERRUNS), caused + tries, False
 
@@ -503,7 +503,6 @@ STORMS = {   # case -> storm(start a lesson, a short directory) -> (delivered, r
     "004": lambda start, d: storm_path(start, "004", d),
     "005-trace_pipe": lambda start, d: storm_path(start, "005", d, ["--output", "trace_pipe", "--pid", os.getpid()]),
     "005-perf": lambda start, d: storm_path(start, "005", d, ["--output", "perf", "--pid", os.getpid()]),
-    "005-ringbuf": lambda start, d: storm_path(start, "005", d, ["--output", "ringbuf", "--pid", os.getpid()]),
     "006": storm_intervals,
     "007": lambda start, d: storm_execs(start, "007", d),
     "008": lambda start, d: storm_execs(start, "008", d),
@@ -515,7 +514,7 @@ STORMS = {   # case -> storm(start a lesson, a short directory) -> (delivered, r
 def test_a_storm_is_delivered_or_its_losses_are_reported(lesson, case, short_dir, record_property):
     """delivered <= caused, and delivered + reported lost == caused where only the test's events can be lost
     (005 with --pid), >= where the count includes other programs' (see each storm_*). Where the buffer cannot
-    hold the storm (the perf and ring buffers always; the trace buffer when it is small, as on the test host),
+    hold the storm (the perf buffer always; the trace buffer when it is small, as on the test host),
     something must have been lost, and reported."""
     delivered, lost, caused, exact = STORMS[case](lesson, short_dir)
     record_property("delivered_lost_caused", "%d + %d / %d" % (delivered, lost, caused))

@@ -32,7 +32,6 @@ RUNS = {
     "002": ("002_program_format/program_format.py", [], [FORK, FORK]),
     "003": ("003_do_sys_open/do_sys_open.py", [], [["cat", "/etc/hostname"], ["cat", "/no/such/file"]]),
     "004": ("004_pid_comm/pid_comm.py", [], [["touch", "/tmp/report.txt"], CHMOD_THREAD, ["chmod", "751", "/tmp/report.txt"]]),
-    "004-raw": ("004_pid_comm/pid_comm.py", ["--probe", "raw_tracepoint"], [["chmod", "640", "/tmp/report.txt"]]),
     "005": ("005_perf_output/perf_output.py", [], [CHMOD_THREAD, ["chmod", "751", "/tmp/report.txt"]]),
     "005-trace_pipe": ("005_perf_output/perf_output.py", ["--output", "trace_pipe"], [CHMOD_THREAD]),
     "006": ("006_bpf_hash/bpf_hash.py", [], [["sh", "-c", "sync; sync"]]),

@@ -259,7 +259,8 @@ BAD_ARGS = {   # per lesson, on top of COMMON_BAD_ARGS (lessons with --duration)
     "002": [["--probe", "fentry"], ["--count", "0"], ["--count", "1.5"]],
     "003": [["--probe", "fentry"], ["--count", "-1"]],
     "004": [["--probe", "uprobe"], ["--probe", "raw_tracepoint"], ["--count", "0"]],   # raw: notes/syscall-wrappers.md
-    "005": [["--output", "stdout"], ["--output", "ringbuf"],                          # ringbuf: its exercise ["--pid", "0"], ["--pid", "-5"], ["--pid", "abc"], ["--count", "0"]],
+    "005": [["--output", "stdout"], ["--output", "ringbuf"], ["--pid", "0"], ["--pid", "-5"], ["--pid", "abc"],
+            ["--count", "0"]],   # ringbuf: the exercise's
     "006": [["--mode", "x"], ["--syscall", "sync\n\x1b[31mred"], ["--syscall", "../../x"], ["--interval", "nan"],
             ["--interval", "0"], ["--count", "0"]],
     "007": [["--count", "0"], ["--probe", "kprobe"]],

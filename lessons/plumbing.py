@@ -220,11 +220,14 @@ def printable(raw, cut=False):
 
 def string(raw, length, size):
     """A string that bpf_probe_read_user_str() copied into a buffer of `size` bytes and returned `length` for
-    (bytes copied with the NUL, or a negative error). Cut when it filled the buffer, or when fewer bytes arrived
-    than were copied (a trace_pipe line: at most 63 bytes of a %s before Linux 5.13; a newline ends the line)."""
+    (bytes copied with the NUL, or a negative error), shown with at most size - 2 bytes. A full buffer (`length`
+    == size) holds size - 1 bytes, which a string of exactly that length returns too: showing one byte fewer
+    tells them apart (a string of size - 2 bytes returns size - 1 and is whole). Cut, and marked "...", when it
+    filled the buffer, or when fewer bytes arrived than were copied (a trace_pipe line: at most 63 bytes of a %s
+    before Linux 5.13; a newline ends the line)."""
     if length < 0:
         return "[cannot read it: error %d]" % length
-    return printable(raw, cut=length >= size or len(raw) < length - 1)
+    return printable(raw[:size - 2], cut=length >= size or len(raw) < length - 1)
 
 
 def marked(program):

@@ -3,7 +3,7 @@
 suggests run in another process, then Ctrl-C. Prints, per run, the command, the workload and what the lesson
 printed, so that a note's "Run it" section is a copy of a real run, not an invention.
 
-    sudo python3 scripts/sample_runs.py [LESSON ...]        e.g. 003 005-ringbuf; default: all
+    sudo python3 scripts/sample_runs.py [LESSON ...]        e.g. 003 005-trace_pipe; default: all
 
 On a stock kernel under QEMU (what the notes show first):
     sudo MATRIX_GUEST_CMD='python3 /repo/scripts/sample_runs.py > /results/sample-runs.txt' \\
@@ -32,10 +32,8 @@ RUNS = {
     "002": ("002_program_format/program_format.py", [], [FORK, FORK]),
     "003": ("003_do_sys_open/do_sys_open.py", [], [["cat", "/etc/hostname"], ["cat", "/no/such/file"]]),
     "004": ("004_pid_comm/pid_comm.py", [], [["touch", "/tmp/report.txt"], CHMOD_THREAD, ["chmod", "751", "/tmp/report.txt"]]),
-    "004-raw": ("004_pid_comm/pid_comm.py", ["--probe", "raw_tracepoint"], [["chmod", "640", "/tmp/report.txt"]]),
     "005": ("005_perf_output/perf_output.py", [], [CHMOD_THREAD, ["chmod", "751", "/tmp/report.txt"]]),
     "005-trace_pipe": ("005_perf_output/perf_output.py", ["--output", "trace_pipe"], [CHMOD_THREAD]),
-    "005-ringbuf": ("005_perf_output/perf_output.py", ["--output", "ringbuf"], [CHMOD_THREAD]),
     "006": ("006_bpf_hash/bpf_hash.py", [], [["sh", "-c", "sync; sync"]]),
     "006-count": ("006_bpf_hash/bpf_hash.py", ["--mode", "count", "--syscall", "getppid"],
                   [[PY, "-c", "import os\nfor _ in range(5): os.getppid()"]]),

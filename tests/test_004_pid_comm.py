@@ -1,14 +1,12 @@
-"""Lesson 004: TGID/TID from bpf_get_current_pid_tgid, COMM from bpf_get_current_comm, path and mode from the
-arguments, for a chmod made by a second thread of the test process and one made by coreutils chmod."""
+"""Lesson 004: TGID/TID from bpf_get_current_pid_tgid, COMM from bpf_get_current_comm, the path from the caller's
+memory and the mode, for a chmod made by a second thread of the test process and one made by coreutils chmod.
+(The raw tracepoint sys_enter that 004 once offered is in notes/syscall-wrappers.md, with its demo.)"""
 import os
 import random
 import re
 
-import pytest
-
-from harness import (ATTACHED, EVENT_TIMEOUT, STOP_TIMEOUT, chmod_by_coreutils,
-                     chmod_in_thread, expected_auto_probe, has_syscalls, own_comm, syscall_entry, unique_path,
-                     until_seen)
+from harness import (ATTACHED, EVENT_TIMEOUT, STOP_TIMEOUT, chmod_by_coreutils, chmod_in_thread, expected_auto_probe,
+                     has_syscalls, own_comm, syscall_entry, unique_path, until_seen)
 
 LESSON = "004_pid_comm/pid_comm.py"
 ROW = re.compile(r"^(?P<tgid>\d+)\s+(?P<tid>\d+)\s+(?P<comm>.{1,16}?)\s+(?P<mode>[0-7]{4})\s(?P<path>.*)$")
@@ -16,7 +14,6 @@ CALLS = has_syscalls("chmod", "fchmodat")   # arm64 has no chmod(): os.chmod() c
 ATTACHES = {
     "kprobe": [("kprobe", syscall_entry(c)) for c in CALLS],
     "tracepoint": [("tracepoint", "syscalls:sys_enter_" + c) for c in CALLS],
-    "raw_tracepoint": [("raw_tracepoint", "sys_enter")],
 }
 
 
@@ -61,10 +58,8 @@ def test_auto_attaches_the_expected_probe(lesson, record_property):
     check_chmods(run, kind)
 
 
-@pytest.mark.parametrize("kind", ["tracepoint", "raw_tracepoint"])
-def test_forced_kind(lesson, kind):
-    check_chmods(lesson(LESSON, "--probe", kind), kind)
-
+def test_forced_tracepoint(lesson):
+    check_chmods(lesson(LESSON, "--probe", "tracepoint"), "tracepoint")
 
 
 def test_count_ends_the_run_cleanly(lesson):

@@ -1,6 +1,7 @@
 """Lesson 008: execve() entry through the perf buffer. A parent process the test started (its pid known,
 its comm unique) execs uniquely named programs with unique argv: every field of their lines is checked,
 ppid above all, whose offsets come from BTF."""
+import os
 import re
 
 from harness import (CAPS, btf_offsets_by_bpftool, exec_from_parent, expected_auto_probe,
@@ -96,3 +97,24 @@ def test_awkward_argv_is_quoted_and_marked_when_cut(lesson, tmp_path):
     run.assert_clean_exit()
     assert m.group("args") == "t008a 'a b' %s... four five ..." % ("c" * 47), run.transcript()
     assert len(rows_for(run, prog)) == 1, run.transcript()
+
+
+def test_a_string_that_just_fits_is_whole_and_one_byte_longer_is_cut(lesson, tmp_path):
+    """bpf_probe_read_user_str() returns the buffer's size for a string that just fits and for a longer one it cut;
+    the lesson reads into buffers one byte longer than it shows. A 127-byte file name and a 47-byte argument are
+    shown whole and not marked; a 128-byte name and a 48-byte argument are shown to 127 and 47 bytes, marked."""
+    prog = unique_program(tmp_path, "t008f")
+
+    def named(length):   # a link to prog whose path is `length` bytes long
+        path = os.path.join(str(tmp_path), "t008f_")
+        path += "n" * (length - len(path))
+        os.symlink(prog, path)
+        return path
+    fits, longer = named(127), named(128)
+    run = lesson(LESSON)
+    exec_from_parent([(fits, ["t008f", "d" * 47]), (longer, ["t008f", "e" * 48])], comm="t008fparent")
+    run.wait_for(lambda: rows_for(run, fits) and rows_for(run, longer[:127] + "..."), what="lines for both execve() calls")
+    run.stop()
+    run.assert_clean_exit()
+    assert [m.group("args") for m in rows_for(run, fits)] == ["t008f " + "d" * 47], run.transcript()
+    assert [m.group("args") for m in rows_for(run, longer[:127] + "...")] == ["t008f %s..." % ("e" * 47)], run.transcript()

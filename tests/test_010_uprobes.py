@@ -76,7 +76,7 @@ def test_every_call_with_its_name_and_value(lesson):
     unset = unique("UNSET")
     values = {hostile: "a\tb\n\x1b[31mred %s" % secrets.token_hex(2), long_: "v" * 90 + secrets.token_hex(40)}
     shown = {hostile: values[hostile].replace("\t", "\\t").replace("\n", "\\n").replace("\x1b", "\\x1b"),
-             long_: values[long_][:127] + "..."}   # 128 bytes with the NUL: 127 characters, then the mark
+             long_: values[long_][:126] + "..."}   # a 128-byte buffer: 126 characters shown, then the mark
     counts = {hostile: random.randint(1, 9), long_: random.randint(1, 9), unset: random.randint(1, 9)}
     child = Child("t010env", values)
     returned = {name: child.getenv(name, n) for name, n in counts.items()}

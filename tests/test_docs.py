@@ -334,14 +334,23 @@ NOTE_WORDS = {"001": 900, "002": 900}        # the others: 1,600
 
 
 def code_lines(path):
-    """Lines that are not blank and not a Python comment. The C text in a string counts, its `#include` and
-    `#ifdef` lines too (Python's tokenizer tells them from comments: they are inside a string); docstrings too."""
+    """Lines that are not blank and not a Python comment. The C text in a string counts whole: its `#include` and
+    `#ifdef` lines, and its comment lines (`//`, `/* */`) too, since a learner reads the program's text line by
+    line as it is (Python's tokenizer tells them from Python comments: they are inside a string). Docstrings too."""
     text = path.read_text()
     skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
     numbers = {n for tok in tokenize.generate_tokens(io.StringIO(text).readline) if tok.type not in skip
                for n in range(tok.start[0], tok.end[0] + 1)}
     lines = text.splitlines()
     return sum(1 for n in numbers if lines[n - 1].strip())
+
+
+def test_the_budget_counts_the_c_text_whole(tmp_path):
+    """The counting rule itself: Python comments and blank lines are free; every line of the C text counts."""
+    sample = tmp_path / "sample.py"
+    sample.write_text('# a comment\n\nprogram = r"""\n// a C comment\n#ifdef X\n\nint x;\n#endif\n"""\n'
+                      'print(program)   # code with a comment\n')
+    assert code_lines(sample) == 7   # program = r""", // ..., #ifdef X, int x;, #endif, """, print(...)
 
 
 @pytest.mark.parametrize("number", list(CODE_LINES))

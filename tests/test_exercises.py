@@ -3,7 +3,8 @@
 - every untouched starter (lessons/NNN_*/ex_*.py) runs, and fails its check with the message it should;
 - a second solution written differently (tests/exercises/: other names, structure, probe kind) passes;
 - a broken solution fails in one clear line: one that does not compile (every exercise), one that prints
-  wrong values (every exercise), one that never prints (one exercise per way of printing).
+  wrong values (every exercise), one that never prints (one exercise per way of printing), one that filters in
+  Python where the task asks for the kernel (004-uid).
 A check that must fail waits NEGATIVE_SECONDS for what never comes, not the checker's full wait: the verdict
 cannot change, only arrive later. Not scaled for emulation either, for the same reason."""
 import re
@@ -54,6 +55,14 @@ WRONG = {
     "010-setenv": ("c.overwrite = PT_REGS_PARM3(ctx);", "c.overwrite = PT_REGS_PARM2(ctx);"),
     "012-callers": ("for a in b[\"walks\"].walk(path.stack)]", "for a in b[\"walks\"].walk(path.stack)][1:]"),
 }
+# ... made to print the same rows as the reference solution, but filtered in Python where the task asks for the
+# kernel: (what it says, what it says instead), applied in turn. The check must tell them apart by behaviour.
+IN_PYTHON = {
+    "004-uid": [('["-DFILTER_UID=%d" % args.uid] if args.uid is not None else []', "[]"),
+                ("        tgid, uid, comm = first.pop(pid)\n",
+                 "        tgid, uid, comm = first.pop(pid)\n        if args.uid is not None and int(uid) != args.uid:\n"
+                 "            return\n")],
+}
 # ... made to print nothing: one per way of printing (the trace pipe, a perf buffer, a table at the end).
 SILENT = {
     "002-two-hooks": ("plumbing.show(", "(lambda line: None)("),
@@ -75,12 +84,16 @@ def checker(bpf_ready, monkeypatch):
     return run
 
 
-def variant(tmp_path, exercise, old, new):
-    """The reference solution with one change; next to it a link to plumbing, as solutions/ has."""
+def variant(tmp_path, exercise, old, new, *more):
+    """The reference solution with one change (or more: old, new, old, new, ...); next to it a link to plumbing,
+    as solutions/ has."""
     text = check.EXERCISES[exercise].solution.read_text()
-    assert old in text, "%s: %r is not in the reference solution" % (exercise, old)
+    changes = [old, new, *more]
+    for old, new in zip(changes[::2], changes[1::2]):
+        assert old in text, "%s: %r is not in the reference solution" % (exercise, old)
+        text = text.replace(old, new, 1)
     path = tmp_path / (exercise + ".py")
-    path.write_text(text.replace(old, new, 1))
+    path.write_text(text)
     return path
 
 
@@ -134,6 +147,17 @@ def test_a_solution_that_does_not_compile_shows_the_compiler_error(checker, exer
 def test_a_solution_that_prints_wrong_values_fails(checker, exercise, tmp_path):
     result = checker(exercise, variant(tmp_path, exercise, *WRONG[exercise]), negative=True)
     assert result.state == "not yet", result.lines
+    assert_one_clear_verdict(result)
+
+
+@pytest.mark.parametrize("exercise", list(IN_PYTHON))
+def test_a_solution_that_filters_in_python_fails(checker, exercise, tmp_path):
+    """It shows the rows the task asks for, and none of root's, but its BPF program writes root's lines into the
+    trace buffer and Python drops them: the check sees those lines while the script is stopped."""
+    changes = [part for pair in IN_PYTHON[exercise] for part in pair]
+    result = checker(exercise, variant(tmp_path, exercise, *changes), negative=True)
+    assert result.state == "not yet", result.lines
+    assert "the filter is not in the kernel" in result.lines[0] and "trace buffer held" in result.lines[0], result.lines
     assert_one_clear_verdict(result)
 
 

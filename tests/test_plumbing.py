@@ -58,7 +58,9 @@ def test_printable_escapes_and_marks(raw, cut, shown):
 
 def test_string_marks_a_cut_and_shows_an_error():
     assert plumbing.string(b"/etc/hostname", 14, 256) == "/etc/hostname"          # 13 bytes + NUL: whole
-    assert plumbing.string(b"x" * 255, 256, 256) == "x" * 255 + "..."              # filled the buffer
+    assert plumbing.string(b"x" * 254, 255, 256) == "x" * 254                      # 254 bytes: whole, not cut
+    assert plumbing.string(b"x" * 255, 256, 256) == "x" * 254 + "..."              # 255 or more: filled the buffer
+    assert plumbing.string(b"abc", 4, 5) == "abc" and plumbing.string(b"abcd", 5, 5) == "abc..."
     assert plumbing.string(b"x" * 63, 100, 256) == "x" * 63 + "..."                # fewer bytes arrived (< 5.13)
     assert plumbing.string(b"", -14, 256) == "[cannot read it: error -14]"         # -EFAULT
 

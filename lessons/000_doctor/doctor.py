@@ -257,7 +257,7 @@ fentry = attempt("fentry", "fentry (kfunc)", try_fentry, "not needed: the lesson
 tracepoints = attempt("tracepoints", "tracepoints", try_tracepoints,
                       "a kernel with CONFIG_FTRACE_SYSCALLS and tracefs mounted", "fail")
 raw_tp = attempt("raw_tracepoints", "raw tracepoints", lambda: b.attach_raw_tracepoint(tp="sys_enter", fn_name="noop_raw")
-                 or "attached raw tracepoint sys_enter", "lesson 004 then needs kprobes or tracepoints")
+                 or "attached raw tracepoint sys_enter", "not needed: notes/syscall-wrappers.md uses one")
 uprobes = attempt("uprobes", "uprobes", lambda: b.attach_uprobe(name="c", sym="getpid", fn_name="noop_uprobe")
                   or "attached uprobe libc:getpid", "a kernel with CONFIG_UPROBE_EVENTS")
 perf_events = attempt("perf_events", "perf event", lambda: b.attach_perf_event(

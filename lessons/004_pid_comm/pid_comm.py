@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # %% [markdown]
-# # Lesson 004 — who called, and with what: pid and tgid, comm, user memory, the argument registers
-# # 第 004 课：谁在调用、带着什么：pid 与 tgid、comm、用户内存、参数寄存器
+# # Lesson 004 — who called, and with what: pid and tgid, comm, a string from the caller's memory
+# # 第 004 课：谁在调用、带着什么：pid 与 tgid、comm、调用者内存里的字符串
 #
 # One event per chmod of a file on the machine (os.chmod, coreutils chmod): the process (TGID), the thread
 # (TID), its name (COMM), the new mode and the path.
@@ -17,20 +17,18 @@ from bcc import BPF
 
 # %% [markdown]
 # ## The program — 程序
-# `report()` asks the kernel who is running and copies the path out of the caller's memory. The hooks differ
-# only in where they find the two arguments: a kprobe on the syscall's entry function and the raw tracepoint
-# `sys_enter` both get the user registers the syscall saved, and read `PT_REGS_PARM1..3` of *that* pt_regs;
-# a tracepoint has the arguments by name.
+# `report()` asks the kernel who is running and copies the path out of the caller's memory. The hooks only
+# hand it the two arguments: the kprobes as parameters (bcc reads them from the registers, see the note), the
+# tracepoints by name.
 #
-# `report()` 向内核询问当前是谁在运行，并把路径从调用者的内存里复制出来。几种钩子的区别只在于从哪里找到
-# 这两个参数：系统调用入口函数上的 kprobe 和原始跟踪点 `sys_enter` 拿到的都是系统调用保存下来的用户寄存器，
-# 从*那个* pt_regs 里读 `PT_REGS_PARM1..3`；跟踪点则按名字拿到参数。
+# `report()` 向内核询问当前是谁在运行，并把路径从调用者的内存里复制出来。各个钩子只负责把两个参数交给它：
+# kprobe 以函数参数的形式拿到（bcc 从寄存器里读出来，见笔记），跟踪点按名字拿到。
 
 # %%
 program = r"""
-#include <uapi/linux/ptrace.h>   // struct pt_regs and PT_REGS_PARM1..5
+#include <uapi/linux/ptrace.h>   // struct pt_regs: the registers at a kprobe
 #include <linux/sched.h>         // TASK_COMM_LEN (16)
-#include <asm/unistd.h>          // __NR_chmod, __NR_fchmodat: this architecture's syscall numbers
+#include <asm/unistd.h>          // __NR_chmod, where this architecture has the syscall
 #define NAME_LEN 256
 
 static int report(const char __user *filename, u32 mode) {
@@ -47,34 +45,18 @@ static int report(const char __user *filename, u32 mode) {
     return 0;
 }
 
-// chmod(filename, mode) has them in PARM1 and PARM2, fchmodat(dfd, filename, mode) in PARM2 and PARM3.
-// `regs` is the syscall's saved pt_regs, in kernel memory: each value is copied out.
-static int report_saved(struct pt_regs *regs, int fchmodat) {
-    unsigned long filename = 0, mode = 0;
-    bpf_probe_read_kernel(&filename, sizeof(filename), fchmodat ? &PT_REGS_PARM2(regs) : &PT_REGS_PARM1(regs));
-    bpf_probe_read_kernel(&mode, sizeof(mode), fchmodat ? &PT_REGS_PARM3(regs) : &PT_REGS_PARM2(regs));
-    return report((const char __user *)filename, mode);
+// kprobes on __x64_sys_chmod, __x64_sys_fchmodat. In a function named syscall__..., bcc turns each parameter
+// after ctx into a read of PT_REGS_PARM1, 2, ... of the registers the syscall saved: its arguments
+int syscall__chmod(struct pt_regs *ctx, const char __user *filename, umode_t mode) { return report(filename, mode); }
+int syscall__fchmodat(struct pt_regs *ctx, int dfd, const char __user *filename, umode_t mode) {
+    return report(filename, mode);
 }
-
-// kprobes on __x64_sys_chmod, __x64_sys_fchmodat, ...: their one argument is the saved pt_regs (Linux >= 4.17)
-int on_sys_chmod(struct pt_regs *ctx) { return report_saved((struct pt_regs *)PT_REGS_PARM1(ctx), 0); }
-int on_sys_fchmodat(struct pt_regs *ctx) { return report_saved((struct pt_regs *)PT_REGS_PARM1(ctx), 1); }
 
 // tracepoints: the arguments by name
 int on_fchmodat(struct tracepoint__syscalls__sys_enter_fchmodat *args) { return report(args->filename, args->mode); }
 #ifdef __NR_chmod                // x86-64 has chmod(); arm64 has only fchmodat()
 int on_chmod(struct tracepoint__syscalls__sys_enter_chmod *args) { return report(args->filename, args->mode); }
 #endif
-
-// the raw tracepoint sys_enter(struct pt_regs *regs, long id) fires for every syscall: filter first
-int on_sys_enter(struct bpf_raw_tracepoint_args *ctx) {
-    long nr = ctx->args[1];
-#ifdef __NR_chmod
-    if (nr == __NR_chmod)
-        return report_saved((struct pt_regs *)ctx->args[0], 0);
-#endif
-    return nr == __NR_fchmodat ? report_saved((struct pt_regs *)ctx->args[0], 1) : 0;
-}
 """
 
 # %% tags=["parameters"]
@@ -84,14 +66,12 @@ NOTEBOOK_ARGS = ["--duration", "10"]
 # ## Load, then attach the hook chosen — 加载，然后附加所选的钩子
 
 # %%
-args = plumbing.parse(plumbing.parser("Trace chmod: process and thread id, comm, mode and path.",
-                                      probes=("kprobe", "tracepoint", "raw_tracepoint")), NOTEBOOK_ARGS)
+args = plumbing.parse(plumbing.parser("Trace chmod: process and thread id, comm, mode and path."), NOTEBOOK_ARGS)
 b = BPF(text=plumbing.marked(program))
 calls = plumbing.syscalls("chmod", "fchmodat")   # arm64 has no chmod(): its programs call fchmodat()
 plumbing.attach(args.probe, b,
-                kprobe=lambda: [b.attach_kprobe(event=b.get_syscall_fnname(c), fn_name="on_sys_" + c) for c in calls],
-                tracepoint=lambda: [b.attach_tracepoint(tp="syscalls:sys_enter_" + c, fn_name="on_" + c) for c in calls],
-                raw_tracepoint=lambda: b.attach_raw_tracepoint(tp="sys_enter", fn_name="on_sys_enter"))
+                kprobe=lambda: [b.attach_kprobe(event=b.get_syscall_fnname(c), fn_name="syscall__" + c) for c in calls],
+                tracepoint=lambda: [b.attach_tracepoint(tp="syscalls:sys_enter_" + c, fn_name="on_" + c) for c in calls])
 
 # %% [markdown]
 # ## Print: join each event's two lines — 打印：把每个事件的两行拼起来

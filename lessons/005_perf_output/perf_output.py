@@ -3,27 +3,26 @@
 # # Lesson 005 — perf output: one record per event, on a channel of your own
 # # 第 005 课：perf 输出：每个事件一条记录，走自己的通道
 #
-# The chmod events of lesson 004, delivered three ways: through the shared trace pipe (bpf_trace_printk), a
-# perf buffer (BPF_PERF_OUTPUT, the default) or a BPF ring buffer (BPF_RINGBUF_OUTPUT, Linux >= 5.8).
-# Run it: `sudo python3 lessons/005_perf_output/perf_output.py [--output trace_pipe|perf|ringbuf] [--pid PID]`
+# The chmod events of lesson 004, delivered two ways: through a perf buffer (BPF_PERF_OUTPUT, the default) or
+# the shared trace pipe (bpf_trace_printk), to compare. (The BPF ring buffer is this lesson's exercise.)
+# Run it: `sudo python3 lessons/005_perf_output/perf_output.py [--output perf|trace_pipe] [--pid PID]`
 #
-# 第 004 课的 chmod 事件，三种送法：共享的 trace_pipe（bpf_trace_printk）、perf 缓冲区（BPF_PERF_OUTPUT，默认）
-# 或 BPF 环形缓冲区（BPF_RINGBUF_OUTPUT，Linux >= 5.8）。
-# 运行：`sudo python3 lessons/005_perf_output/perf_output.py [--output trace_pipe|perf|ringbuf] [--pid PID]`
+# 第 004 课的 chmod 事件，两种送法：perf 缓冲区（BPF_PERF_OUTPUT，默认），或者共享的 trace_pipe
+# （bpf_trace_printk），用来对比。（BPF 环形缓冲区留给本课的练习。）
+# 运行：`sudo python3 lessons/005_perf_output/perf_output.py [--output perf|trace_pipe] [--pid PID]`
 
 # %%
-import os
 import plumbing   # ../plumbing.py, the same for every lesson: arguments, errors, Ctrl-C, clean-up
 from bcc import BPF
 
 # %% [markdown]
-# ## The program: one event, three ways out — 程序：一个事件，三条出路
-# A trace line holds three values (and one string before Linux 5.13): TGID and COMM do not fit. With a perf or
-# ring buffer the program fills a struct and submits it whole; Python gets the bytes, and bcc decodes them
-# with the same struct. `--pid` compiles in a filter: other processes' events are never sent.
+# ## The program: one event, two ways out — 程序：一个事件，两条出路
+# A trace line holds three values (and one string before Linux 5.13): TGID and COMM do not fit. With a perf
+# buffer the program fills a struct and submits it whole; Python gets the bytes, and bcc decodes them with the
+# same struct. `--pid` compiles in a filter: other processes' events are never sent.
 #
-# 一行跟踪输出只放得下三个值（Linux 5.13 之前只能有一个字符串），放不下 TGID 和 COMM。用 perf 缓冲区或
-# 环形缓冲区时，程序填好一个结构体整体提交；Python 拿到这些字节，bcc 再按同一个结构体解码。
+# 一行跟踪输出只放得下三个值（Linux 5.13 之前只能有一个字符串），放不下 TGID 和 COMM。用 perf 缓冲区时，
+# 程序填好一个结构体整体提交；Python 拿到这些字节，bcc 再按同一个结构体解码。
 # `--pid` 把一个过滤条件编译进程序：别的进程的事件根本不会发出来。
 
 # %%
@@ -38,12 +37,7 @@ struct event_t {
     char comm[TASK_COMM_LEN];
     char path[NAME_LEN];
 };
-#if defined(OUTPUT_perf)
 BPF_PERF_OUTPUT(events);               // a buffer per CPU, read by this program's user space only
-#elif defined(OUTPUT_ringbuf)
-BPF_RINGBUF_OUTPUT(events, 16);        // one buffer of 16 pages for all CPUs
-BPF_ARRAY(dropped, u64, 1);            // a full ring buffer counts nothing itself: this program does
-#endif
 
 static int report(void *ctx, const char __user *filename, u32 mode) {
 #ifdef FILTER_TGID
@@ -62,21 +56,12 @@ static int report(void *ctx, const char __user *filename, u32 mode) {
     e.mode = mode;
     bpf_get_current_comm(&e.comm, sizeof(e.comm));
     e.len = bpf_probe_read_user_str(e.path, sizeof(e.path), filename);
-#ifdef OUTPUT_perf
     events.perf_submit(ctx, &e, sizeof(e));                 // copied into this CPU's perf buffer
-#else
-    if (events.ringbuf_output(&e, sizeof(e), 0) != 0) {     // copied into the ring buffer, or fails when full
-        int zero = 0;
-        u64 *n = dropped.lookup(&zero);
-        if (n)
-            __sync_fetch_and_add(n, 1);
-    }
-#endif
 #endif
     return 0;
 }
 
-// kprobes: bcc's syscall__ prefix reads the syscall's own arguments for us (lesson 004 did it by hand)
+// kprobes and tracepoints as in lesson 004
 int syscall__chmod(struct pt_regs *ctx, const char __user *filename, umode_t mode) { return report(ctx, filename, mode); }
 int syscall__fchmodat(struct pt_regs *ctx, int dfd, const char __user *filename, umode_t mode) {
     return report(ctx, filename, mode);
@@ -94,12 +79,10 @@ NOTEBOOK_ARGS = ["--duration", "10"]
 # ## Load, then attach as lesson 004 does — 加载，然后像第 004 课一样附加
 
 # %%
-parser = plumbing.parser("chmod events through the trace pipe, a perf buffer or a ring buffer.")
-parser.add_argument("--output", choices=["trace_pipe", "perf", "ringbuf"], default="perf")
+parser = plumbing.parser("chmod events through a perf buffer or the trace pipe.")
+parser.add_argument("--output", choices=["perf", "trace_pipe"], default="perf")
 parser.add_argument("--pid", type=plumbing.positive(int), help="only this process's events, filtered in the kernel")
 args = plumbing.parse(parser, NOTEBOOK_ARGS)
-if args.output == "ringbuf" and tuple(map(int, os.uname().release.split(".")[:2])) < (5, 8):
-    plumbing.fail("--output ringbuf needs Linux >= 5.8 (this is %s): use --output perf" % os.uname().release)
 b = BPF(text=plumbing.marked(program),
         cflags=["-DOUTPUT_" + args.output] + (["-DFILTER_TGID=%d" % args.pid] if args.pid else []))
 syscalls = plumbing.syscalls("chmod", "fchmodat")   # arm64: fchmodat only
@@ -109,13 +92,13 @@ plumbing.attach(args.probe, b,
 
 # %% [markdown]
 # ## Print — 打印
-# perf and ringbuf: `open_perf_buffer()` / `open_ring_buffer()` register a function that `perf_buffer_poll()` /
-# `ring_buffer_poll()` call once per record; `b["events"].event(data)` turns the bytes into an object with the
-# struct's fields. The trace pipe: as lesson 004, with no TGID and the name the trace buffer remembers.
+# perf: `open_perf_buffer()` registers a function that `perf_buffer_poll()` calls once per record;
+# `b["events"].event(data)` turns the bytes into an object with the struct's fields. The trace pipe: one line
+# per event, with no TGID and the name the trace buffer remembers.
 #
-# perf 和 ringbuf：`open_perf_buffer()` / `open_ring_buffer()` 登记一个函数，`perf_buffer_poll()` /
-# `ring_buffer_poll()` 每收到一条记录就调用它一次；`b["events"].event(data)` 把字节变成带结构体字段的对象。
-# trace_pipe：同第 004 课，没有 TGID，COMM 是跟踪缓冲区记住的名字。
+# perf：`open_perf_buffer()` 登记一个函数，`perf_buffer_poll()` 每收到一条记录就调用它一次；
+# `b["events"].event(data)` 把字节变成带结构体字段的对象。trace_pipe：每个事件一行，没有 TGID，
+# COMM 是跟踪缓冲区记住的名字。
 
 # %%
 def print_row(tgid, tid, comm, mode, length, path):
@@ -123,7 +106,7 @@ def print_row(tgid, tid, comm, mode, length, path):
                                                plumbing.string(path, length, 256)))
 
 
-def print_event(cpu_or_ctx, data, size):   # perf passes the CPU, the ring buffer a context; both the bytes
+def print_event(cpu, data, size):
     e = b["events"].event(data)
     print_row(e.tgid, e.tid, e.comm, e.mode, e.len, e.path)
 
@@ -137,23 +120,14 @@ def print_line():
 
 if args.output == "perf":
     b["events"].open_perf_buffer(print_event, page_cnt=64, lost_cb=plumbing.lost)
-elif args.output == "ringbuf":
-    b["events"].open_ring_buffer(print_event)
 
 
 def read():
     if args.output == "perf":
         b.perf_buffer_poll(timeout=100)    # waits at most 100 ms; calls print_event once per record
-    elif args.output == "ringbuf":
-        b.ring_buffer_poll(timeout=100)
     else:
         print_line()
 
 
-def ring_buffer_losses():
-    print("lost %d events in total" % b["dropped"][0].value)
-
-
 plumbing.run(b, args, "chmod, output via " + args.output, read, trace_pipe=args.output == "trace_pipe",
-             header="%-7s %-7s %-16s %-4s %s" % ("TGID", "TID", "COMM", "MODE", "PATH"),
-             summary=ring_buffer_losses if args.output == "ringbuf" else None)
+             header="%-7s %-7s %-16s %-4s %s" % ("TGID", "TID", "COMM", "MODE", "PATH"))

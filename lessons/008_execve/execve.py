@@ -31,9 +31,9 @@ from bcc import BPF
 # %%
 program = r"""
 #include <linux/sched.h>
-#define FNAME_LEN 128
+#define FNAME_LEN 128                 // the file name: at most 127 bytes shown, and the NUL
 #define MAXARGS 5                     // the first 5 strings of argv ...
-#define ARGLEN 48                     // ... 48 bytes each, NUL included
+#define ARGLEN 48                     // ... 47 bytes each at most, and the NUL
 #ifndef REAL_PARENT_OFFSET            // no offsets from BTF: the layout of the headers bcc compiles against
 #define REAL_PARENT_OFFSET offsetof(struct task_struct, real_parent)
 #define TGID_OFFSET offsetof(struct task_struct, tgid)
@@ -41,12 +41,21 @@ program = r"""
 
 struct event_t {
     u32 pid, ppid;
-    u8 argc, args_cut, more_args, fname_cut;   // args_cut: bit i is set when argv[i] filled its slot
+    u8 argc, args_cut, more_args, fname_cut;   // args_cut: bit i is set when argv[i] was cut
     char comm[TASK_COMM_LEN];
-    char filename[FNAME_LEN];
-    char args[MAXARGS * ARGLEN];               // argv[i] starts at args[i * ARGLEN]
+    char filename[FNAME_LEN + 1];              // one byte more than is shown: see read_str()
+    char args[MAXARGS * (ARGLEN + 1)];         // argv[i] starts at args[i * (ARGLEN + 1)]
 };
 BPF_PERF_OUTPUT(events);
+
+// bpf_probe_read_user_str() returns the buffer's size both for a string that just fits and for a longer one,
+// cut. Into a buffer one byte longer than what is shown, only a longer string fills it: cut it to the shown size.
+static __always_inline u8 read_str(char *dst, int size, const char __user *src) {
+    if (bpf_probe_read_user_str(dst, size, src) < size)
+        return 0;                              // the whole string (or an error: an empty one)
+    dst[size - 2] = 0;
+    return 1;
+}
 
 static int record(void *ctx, const char __user *filename, const char __user *const __user *argv) {
     struct event_t e = {};
@@ -55,14 +64,14 @@ static int record(void *ctx, const char __user *filename, const char __user *con
     bpf_probe_read_kernel(&parent, sizeof(parent), (char *)task + REAL_PARENT_OFFSET);
     bpf_probe_read_kernel(&e.ppid, sizeof(e.ppid), (char *)parent + TGID_OFFSET);
     bpf_get_current_comm(&e.comm, sizeof(e.comm));            // the caller: exec has not happened yet
-    e.fname_cut = bpf_probe_read_user_str(e.filename, FNAME_LEN, filename) == FNAME_LEN;
+    e.fname_cut = read_str(e.filename, sizeof(e.filename), filename);
     #pragma unroll
     for (int i = 0; i < MAXARGS; i++) {
         const char *arg = NULL;
         bpf_probe_read_user(&arg, sizeof(arg), &argv[i]);     // argv: an array of pointers in user memory
         if (!arg)
             break;
-        if (bpf_probe_read_user_str(&e.args[i * ARGLEN], ARGLEN, arg) == ARGLEN)
+        if (read_str(&e.args[i * (ARGLEN + 1)], ARGLEN + 1, arg))
             e.args_cut |= 1 << i;
         e.argc++;
     }
@@ -116,7 +125,8 @@ print("ppid: " + ("task_struct.real_parent at byte %(real_parent)d, .tgid at byt
 def print_event(cpu, data, size):
     e = b["events"].event(data)
     flat = plumbing.raw_bytes(e, "args")   # e.args would stop at the first NUL, the end of argv[0]
-    argv = [plumbing.printable(flat[i * 48:(i + 1) * 48].split(b"\0")[0], e.args_cut >> i & 1) for i in range(e.argc)]
+    argv = [plumbing.printable(flat[i * 49:(i + 1) * 49].split(b"\0")[0], e.args_cut >> i & 1)   # ARGLEN + 1 bytes each
+            for i in range(e.argc)]
     plumbing.show("%-16s %-7d %-7d %s %s%s" % (plumbing.printable(e.comm), e.pid, e.ppid,
                                                plumbing.printable(e.filename, e.fname_cut),
                                                " ".join(map(shlex.quote, argv)), " ..." if e.more_args else ""))

@@ -102,6 +102,13 @@ def parse_trace_line(line):
     return d
 
 
+def trace_buffer_lines():
+    """The lines the shared trace buffer holds now, parsed (parse_trace_line), from tracefs `trace`: unlike
+    trace_pipe it consumes nothing, and it opens while another program holds trace_pipe."""
+    with open(CAPS.tracefs + "/trace", errors="surrogateescape") as f:
+        return [d for d in map(parse_trace_line, f.read().splitlines()) if d]
+
+
 def saved_cmdlines():
     """{pid: name} as the trace buffer remembers them (tracefs saved_cmdlines). A trace_pipe line's COMM is
     looked up here when the line is read: "<...>" for a pid with no entry yet, and, for a pid the kernel has

@@ -13,6 +13,8 @@ as a script or as a notebook, calls:
                                        about the machine themselves are in facts.py beside this file)
     process_id(text)                   an argparse type: the pid of a running process (--pid of a uprobe)
     output_file(text)                  an argparse type: a file the run may write (--folded, --svg)
+    build(*sources), start(path, *args)  a lesson's own C program, compiled once into a cache; started, and
+                                       ended with the run (lesson 011's demo)
 
 Standard library and bcc only. Every failure a learner can meet ends in one line `error: ...` and a non-zero
 exit, never a traceback. CONTRIBUTING.md explains the design; tests/test_plumbing.py tests the pure parts.
@@ -20,10 +22,14 @@ exit, never a traceback. CONTRIBUTING.md explains the design; tests/test_plumbin
 import argparse
 import ctypes
 import glob
+import hashlib
 import os
 import platform
+import pwd
 import secrets
+import shutil
 import signal
+import subprocess
 import sys
 import time
 
@@ -99,11 +105,16 @@ def explain(error):
     first = (text.splitlines() or [type(error).__name__])[0]
     if text.startswith("Failed to load BPF program"):
         return "the kernel refused the program (the verifier's reasons are above): " + first
+    if text.startswith("Failed to enable USDT probe"):   # bcc's USDTException: its text goes on for 4 lines
+        return first.rstrip(":") + ": no such probe there (tplist-bpfcc -p PID, or -l FILE, lists them), or it " \
+            "has a semaphore, which bcc sets in a process: give a pid, not a path"
+    if text.startswith("USDT failed to instrument path"):
+        return first + " (no such file, or not an ELF file)"
     return first
 
 
 def one_line_errors(kind, value, traceback):
-    if kind is Exception:                    # what bcc raises for compile, load and attach failures
+    if kind is Exception or kind is bcc.USDTException:   # what bcc raises for compile, load and attach failures
         print("error: " + explain(value), file=sys.stderr)
     else:                                    # a bug: the traceback is what its reader needs
         sys.__excepthook__(kind, value, traceback)
@@ -148,6 +159,45 @@ def output_file(text):
     if os.path.isdir(text) or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
         raise argparse.ArgumentTypeError("cannot write a file there: %r" % text)
     return text
+
+
+# ---------------------------------------------------------------- a lesson's own program
+def build(*sources):
+    """The lesson's C files (paths relative to the lesson) compiled with cc, once: into
+    $XDG_CACHE_HOME/ebpf-lessons (else root's ~/.cache/...)/<hash of the sources>/<first source's name>: its path."""
+    here = os.getcwd() if NOTEBOOK else os.path.dirname(os.path.abspath(sys.argv[0]))   # a notebook runs there
+    paths = [os.path.join(here, s) for s in sources]
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as f:
+            digest.update(f.read())
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(pwd.getpwuid(os.geteuid()).pw_dir, ".cache")
+    name = os.path.splitext(os.path.basename(sources[0]))[0]
+    binary = os.path.join(cache, "ebpf-lessons", digest.hexdigest()[:16], name)
+    if not os.path.exists(binary):
+        if not shutil.which("cc"):
+            fail("cannot build %s: no C compiler (cc): sudo make setup, or: sudo apt install gcc libc6-dev "
+                 "systemtap-sdt-dev" % sources[0])
+        os.makedirs(os.path.dirname(binary), mode=0o700, exist_ok=True)
+        new = "%s.new%d" % (binary, os.getpid())
+        made = subprocess.run(["cc", "-O2", "-g", "-o", new, *paths], capture_output=True, text=True)
+        if made.returncode != 0:
+            said = [line for line in made.stderr.splitlines() if "error" in line] or made.stderr.splitlines() or ["?"]
+            fail("cannot build %s with cc: %s (sudo make setup installs systemtap-sdt-dev, which has <sys/sdt.h>)"
+                 % (sources[0], said[0]))
+        os.replace(new, binary)   # whole or not at all, when two lessons build it at once
+    return binary
+
+
+started = []   # processes start() made, ended by run()
+
+
+def start(path, *args):
+    """Start a program of the lesson; the kernel ends it when this process ends, however (PR_SET_PDEATHSIG)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    started.append(subprocess.Popen([path, *args], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    preexec_fn=lambda: libc.prctl(1, signal.SIGKILL)))   # 1: PR_SET_PDEATHSIG
+    return started[-1]
 
 
 # ---------------------------------------------------------------- attaching
@@ -339,6 +389,9 @@ def run(b, args, what, read, header=None, trace_pipe=False, summary=None):
             summary()
         sys.stdout.flush()
         b.cleanup()              # now, not when Python exits: a notebook's kernel lives on
+        while started:
+            started[-1].kill()
+            started.pop().wait()
         if NOTEBOOK:
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)

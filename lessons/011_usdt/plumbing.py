@@ -1,0 +1,1 @@
+../plumbing.py

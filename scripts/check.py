@@ -24,6 +24,7 @@ It runs with the lessons' test harness (tests/harness/: the runner, the workload
 needs nothing beyond Python's standard library (and bcc, for the machine's capabilities).
 """
 import argparse
+import ast
 import json
 import math
 import os
@@ -565,6 +566,54 @@ def check_setenv(script):
                      saw(run.lines, rows(run.lines, ROW_SETENV))[1])
 
 
+ROW_GC = r"^(?P<pid>\d+)\s+(?P<gen>-?\d+)\s+(?P<collected>-?\d+)$"
+GC_CHILD = r"""
+import gc, random, sys
+gc.disable()                       # no collection but the three below (and the one at exit)
+print("ready", flush=True)
+sys.stdin.readline()
+found = []
+for generation in random.sample(range(3), 3):
+    for _ in range(random.randint(1, 60)):
+        cycle = []
+        cycle.append(cycle)        # a list that holds itself: once the name moves on, only the collector frees it
+    del cycle
+    found.append((generation, gc.collect(generation)))
+print(found, flush=True)
+sys.stdin.readline()
+"""
+
+
+def python_probes_missing():
+    """The checker's Python must carry CPython's USDT probes (Debian's does: its ELF notes name gc__start)."""
+    with open(os.path.realpath(sys.executable), "rb") as f:
+        return None if b"gc__start" in f.read() else "%s has no USDT probes (python:gc__start)" % sys.executable
+
+
+def check_gc(script):
+    child = subprocess.Popen([sys.executable, "-c", GC_CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline() == "ready\n"
+        run = start(script, ["--pid", child.pid])
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        found = ast.literal_eval(child.stdout.readline())   # [(generation, what gc.collect() returned)] * 3
+    finally:
+        child.kill()
+        child.wait(STOP_TIMEOUT)
+    want = [(str(child.pid), str(g), str(n)) for g, n in found]
+
+    def got():
+        return {(m.group("pid"), m.group("gen"), m.group("collected")) for m in rows(run.lines, ROW_GC)}
+    if not wait_until(run, lambda: all(w in got() for w in want)):
+        stop(run)
+        shown = ", ".join('"%s"' % " ".join(w) for w in want)
+        raise NotYet("rows %s (PID GEN COLLECTED): three gc.collect(generation) calls of a Python of the check"
+                     % shown, saw(run.lines, rows(run.lines, ROW_GC))[0],
+                     "这几行 %s（PID GEN COLLECTED）：检查器自己的 Python 调用三次 gc.collect(generation)" % shown,
+                     saw(run.lines, rows(run.lines, ROW_GC))[1])
+
+
 ROW_CALLERS = r"^\s*(?P<count>\d+)\s+(?P<pid>\d+)\s+(?P<path>\S+)$"
 
 
@@ -681,6 +730,12 @@ EXERCISES = {e.id: e for e in [
              "keep the call in a BPF_HASH keyed by the thread id from the uprobe to the uretprobe, as the lesson keeps getenv's name",
              "PT_REGS_PARM2(ctx) 是值，PT_REGS_PARM3(ctx) 是 overwrite；uretprobe 里的 PT_REGS_RC(ctx) 是结果："
              "像本课保存 getenv 的名字那样，用以线程 id 为键的 BPF_HASH 把调用从 uprobe 带到 uretprobe"),
+    Exercise("011-gc", "011_usdt/ex_gc.py", check_gc,
+             "enable python:gc__done too (a second function); in gc__start keep the generation in a BPF_HASH keyed by "
+             "bpf_get_current_pid_tgid(), in gc__done read it back, bpf_usdt_readarg(1, ctx, &c.collected), and submit",
+             "再启用 python:gc__done（另一个函数）；在 gc__start 里把代数存进以 bpf_get_current_pid_tgid() 为键的 "
+             "BPF_HASH，在 gc__done 里取回，用 bpf_usdt_readarg(1, ctx, &c.collected) 读出数量，再提交",
+             python_probes_missing),
     Exercise("012-callers", "012_stacks/ex_callers.py", check_callers,
              "get_stackid(args, BPF_F_USER_STACK) walks the user stack; in Python b.sym(address, pid) names each "
              "address; walk() gives them innermost first: reverse them",

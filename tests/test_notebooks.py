@@ -141,6 +141,12 @@ def test_010_uprobes(notebook):
     script_test(notebook)
 
 
+def test_011_usdt(notebook):
+    """In a notebook too the semaphore comes down at the end of the last cell: the kernel, alive, keeps no USDT."""
+    from test_011_usdt import test_pid_every_tick_and_report_with_their_values as script_test
+    script_test(notebook)
+
+
 def test_012_stacks(notebook, tmp_path):
     from test_012_stacks import test_count_names_the_callers_and_the_system_call_path as script_test
     script_test(notebook, tmp_path)

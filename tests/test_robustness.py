@@ -15,6 +15,7 @@ The checks run over the lessons (parametrized), on the host and in the kernel ma
 """
 import os
 import re
+import secrets
 import shlex
 import shutil
 import signal
@@ -39,6 +40,7 @@ import test_007_exec as t007
 import test_008_execve as t008
 import test_009_latency as t009
 import test_010_uprobes as t010
+import test_011_usdt as t011
 import test_012_stacks as t012
 
 SCRIPTS = {
@@ -47,6 +49,7 @@ SCRIPTS = {
     "006": "006_bpf_hash/bpf_hash.py", "007": "007_exec/exec.py", "008": "008_execve/execve.py",
     "009": "009_latency/latency.py",
     "010": "010_uprobes/uprobes.py",
+    "011": "011_usdt/usdt.py",
     "012": "012_stacks/stacks.py",
 }
 TRACING = [n for n in SCRIPTS if n != "000"]
@@ -98,6 +101,8 @@ def assert_one_clear_line(run, expected, returncode=1):
 # ---------------------------------------------------------------- stopping
 def stream_for(name, directory):
     """(kind, path) of an event_stream that makes lesson `name` print without pause."""
+    if name == "011":   # the demo, ticking every millisecond; the lesson runs with STREAM_ARGS: --path of it
+        return "usdt", t011.demo_binary()
     target = os.path.join(directory, "stream")
     if name in ("007", "008"):
         shutil.copy("/bin/true", target)
@@ -111,8 +116,15 @@ def stream_for(name, directory):
             "009": "read"}[name], target
 
 
-# What a lesson that prints only at the end needs to print while a stream runs.
-STREAM_ARGS = {"012": ["--interval", "0.2"]}
+# What a lesson needs to print while a stream runs: 012 prints only at the end of an interval; by default 011
+# traces a demo of its own only, so it traces the stream's program by path. (Values: lists, or functions that
+# make one when the test runs: 011's demo is built then.)
+STREAM_ARGS = {"011": lambda: ["--path", t011.demo_binary()], "012": ["--interval", "0.2"]}
+
+
+def stream_args(name):
+    args = STREAM_ARGS.get(name, [])
+    return args() if callable(args) else args
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT-pressed-again-and-again", "SIGTERM"])
@@ -125,7 +137,7 @@ def test_a_signal_stops_a_busy_lesson_within_a_second(lesson, name, sig, short_d
     would end the lesson with a traceback out of bcc's detach, exit -2). A press that lands once Python
     has finished the script and is exiting ends it as Ctrl-C ends any program, with no traceback (a shell shows
     130)."""
-    run = lesson(SCRIPTS[name], *STREAM_ARGS.get(name, [])).note_held()
+    run = lesson(SCRIPTS[name], *stream_args(name)).note_held()
     ready_lines = len(run.lines)
     with event_stream(*stream_for(name, short_dir)):
         run.wait_for(lambda: len(run.lines) >= ready_lines + 20, what="20 lines of the stream")
@@ -173,7 +185,7 @@ def test_ctrl_c_while_a_lesson_starts_ends_it_quietly(bpf_ready, name, record_pr
 def test_a_closed_pipe_ends_a_lesson_quietly(lesson, name, short_dir):
     """`lesson | head`: once the reader has gone, the next line the lesson writes ends it as SIGPIPE ends cat
     (no BrokenPipeError traceback), within the stop bound, and nothing stays loaded."""
-    run = lesson(SCRIPTS[name], *STREAM_ARGS.get(name, [])).note_held()
+    run = lesson(SCRIPTS[name], *stream_args(name)).note_held()
     ready_lines = len(run.lines)
     with event_stream(*stream_for(name, short_dir)):
         run.wait_for(lambda: len(run.lines) >= ready_lines + 5, what="5 lines of the stream")
@@ -268,6 +280,8 @@ BAD_ARGS = {   # per lesson, on top of COMMON_BAD_ARGS (lessons with --duration)
     "009": [["--interval", "0"], ["--interval", "nan"], ["--interval", "-1"], ["--probe", "fentry"], ["--count", "5"]],
     "010": [["--pid", "0"], ["--pid", "-5"], ["--pid", "abc"], ["--pid", str(1 << 22)], ["--pid", "1 2"],
             ["--probe", "kprobe"], ["--count", "0"]],
+    "011": [["--pid", "0"], ["--pid", "abc"], ["--pid", "1", "--path", "/bin/true"], ["--path"], ["--probe", "kprobe"],
+            ["--count", "0"]],
     "012": [["--mode", "x"], ["--syscall", "nosuch"], ["--syscall", "../x"], ["--pid", "0"], ["--pid", "abc"],
             ["--frequency", "0"], ["--interval", "0"], ["--folded", "/nonexistent/x.folded"], ["--svg", "/proc"],
             ["--count", "5"], ["--probe", "kprobe"]],
@@ -497,6 +511,28 @@ def storm_getenv(start, short_dir):
     return delivered, last_number(run, r"^lost (\d+) events in total$"), caused + tries, False
 
 
+def storm_usdt(start, short_dir):
+    """011 with --pid of a demo of the test (line mode): N lines while the lesson is stopped, each a tick and a
+    report (the semaphore is raised), then more until a report is shown. Only that demo is traced, pinned to the
+    test's CPU (one perf buffer, in order): delivered + lost == caused exactly."""
+    demo, after = t011.Demo(), "after" + secrets.token_hex(4)
+    try:
+        run = start(SCRIPTS["011"], "--pid", demo.pid)
+        with pinned_to_one_cpu() as cpu:
+            os.sched_setaffinity(demo.pid, {cpu})
+            with reader_stopped(run):
+                caused = 2 * demo.many("storm", N)
+            _, tries = until_seen(run, lambda: demo.tick(after), lambda: [m for m in t011.rows_of(run, demo.pid, "report")
+                                                                        if m.group("text").endswith(" " + after)],
+                                  "a report of %s after the storm" % after)
+        run.stop()
+    finally:
+        demo.close()
+    run.assert_clean_exit()
+    delivered = len(t011.rows_of(run, demo.pid, "tick")) + len(t011.rows_of(run, demo.pid, "report"))
+    return delivered, last_number(run, r"^lost (\d+) events in total$"), caused + 2 * tries, True
+
+
 STORMS = {   # case -> storm(start a lesson, a short directory) -> (delivered, reported lost, caused, exact)
     "001": lambda start, d: storm_clone(start, "001"),
     "002": lambda start, d: storm_clone(start, "002"),
@@ -508,6 +544,7 @@ STORMS = {   # case -> storm(start a lesson, a short directory) -> (delivered, r
     "007": lambda start, d: storm_execs(start, "007", d),
     "008": lambda start, d: storm_execs(start, "008", d),
     "010": storm_getenv,
+    "011": storm_usdt,
 }
 
 

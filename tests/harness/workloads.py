@@ -127,6 +127,9 @@ import ctypes, os, sys, time
 kind, path, seconds, clone_nr = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
 libc, end = ctypes.CDLL(None, use_errno=True), time.monotonic() + seconds
 fd = os.open(path, os.O_RDONLY) if kind == "read" else None
+if kind == "usdt":                   # lesson 011's demo, ticking every millisecond, in this process
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)   # its lines are not what the test reads
+    os.execv(path, [path, "stream", "1"])
 while time.monotonic() < end:
     try:
         if kind == "clone":
@@ -153,7 +156,8 @@ while time.monotonic() < end:
 @contextlib.contextmanager
 def event_stream(kind, path="", seconds=30):
     """Another process making events of one kind without pause (see syscall_storm; sync; read of `path`; exec of
-    `path`) for at most `seconds` (scaled), stopped when the block ends. Yields its Popen."""
+    `path`; usdt: become `path`, lesson 011's demo, firing lesson:tick every millisecond) for at most `seconds`
+    (scaled), stopped when the block ends. Yields its Popen."""
     proc = subprocess.Popen([sys.executable, "-c", STREAM, kind, path, str(seconds * TIME_SCALE),
                              str(SYSCALL_NR["clone"])], stdin=subprocess.DEVNULL)
     try:

@@ -1,5 +1,7 @@
 """Lesson 000: the doctor's rows agree with what the harness detects independently, and with its --json."""
+import glob
 import json
+import os
 import re
 import shutil
 
@@ -35,6 +37,8 @@ def test_rows_match_independent_detection(doctor_runs):
     assert checks["perf_buffer"]["status"] == "ok"
     assert (checks["btf"]["status"] == "ok") == CAPS.btf
     assert (checks["kprobes"]["status"] == "ok") == CAPS.kprobes
+    header = any(os.path.exists(d + "/sys/sdt.h") for d in glob.glob("/usr/include/*") + ["/usr/include"])
+    assert (checks["sdt"]["status"] == "ok") == bool(shutil.which("cc") and header), checks["sdt"]
     if not CAPS.kprobes:
         assert "kprobe" in checks["kprobes"]["detail"] and checks["kprobes"]["fix"]
 

@@ -22,7 +22,9 @@ import json
 import os
 import platform
 import re
+import shutil
 import signal
+import subprocess
 import sys
 
 import facts   # ../facts.py (linked here): where tracefs is, kprobes, headers; no bcc needed
@@ -150,6 +152,14 @@ events = os.path.join(TRACEFS or "/nonexistent", "events/syscalls")
 legacy = [c for c in ("open", "chmod") if os.path.isdir(events) and not os.path.isdir(events + "/sys_enter_" + c)]
 check("arch", "architecture", "ok", machine + ("; no %s() syscalls here: lessons 003-005 attach openat(), fchmodat()"
                                                % "(), ".join(legacy) if legacy else ""))
+
+# Lesson 011 builds a program with USDT probes of its own: it needs a C compiler and <sys/sdt.h> (systemtap-sdt-dev).
+sdt = shutil.which("cc") and subprocess.run(["cc", "-fsyntax-only", "-x", "c", "-"], input="#include <sys/sdt.h>\n",
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+check("sdt", "cc and <sys/sdt.h>", "ok" if sdt and sdt.returncode == 0 else "warn",
+      "cc compiles #include <sys/sdt.h>" if sdt and sdt.returncode == 0 else
+      "no C compiler (cc)" if not sdt else "cc cannot find <sys/sdt.h>",
+      "sudo apt install gcc libc6-dev systemtap-sdt-dev (sudo make setup does); lesson 011 builds its demo with them")
 
 # %% [markdown]
 # ## Checks by trying: load, attach, deliver one event — 靠尝试来检查：加载、附加、送达一个事件
@@ -283,7 +293,8 @@ if b is not None:
 # What each lesson needs, read from its script: the probe kinds it attaches (a kprobe falls back to a tracepoint
 # with --probe auto) and the features its code calls. A new lesson folder joins this table by itself.
 NEEDS = {r"\bopen_perf_buffer\(": "perf_buffer", r"\battach_uretprobe\(|\battach_uprobe\(|\bUSDT\(": "uprobes",
-         r"\bbtf_offsets\(": "task_layout", r"\battach_perf_event\(": "perf_events"}
+         r"\bbtf_offsets\(": "task_layout", r"\battach_perf_event\(": "perf_events",
+         r"\bplumbing\.build\(": "sdt"}   # a C program of the lesson's own (011's demo, with <sys/sdt.h>)
 
 
 def lesson_needs(path):

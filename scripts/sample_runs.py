@@ -43,6 +43,7 @@ RUNS = {
     "009": ("009_latency/latency.py", ["--interval", "5"], [PIPE_READS]),
     "010": ("010_uprobes/uprobes.py", [], [[PY, "-I", "-S", "-c", "import ctypes; libc = ctypes.CDLL(None); "
                                            "libc.getenv(b'HOME'); libc.getenv(b'NO_SUCH_VARIABLE')"]]),
+    "011": ("011_usdt/usdt.py", [], [["sleep", "3"]]),   # the lesson starts its demo, which ticks once a second
     # 012: --duration ends the run while the demo still runs (bcc names a process's frames through /proc/PID)
     # (the workload runs in the caller's folder: the demo's path is absolute)
     "012": ("012_stacks/stacks.py", ["--duration", "3"], [["sh", "-c", "(echo; sleep 5) | %s %s calls 5" % (PY, DEMO)]]),
@@ -62,6 +63,10 @@ LOOKS = {
     "008-offsets": ["bpftool btf dump file /sys/kernel/btf/vmlinux format c | grep -n -m1 -A2 '^struct task_struct {'",
                     "/usr/bin/python3 -c 'import sys; sys.path.insert(0, \"lessons\"); import plumbing; "
                     "print(plumbing.btf_offsets(\"task_struct\", \"real_parent\", \"tgid\"))'"],
+    "011-notes": ["D=$(/usr/bin/python3 -c 'import sys; sys.path.insert(0, \"lessons\"); import plumbing; "
+                  "print(plumbing.build(\"lessons/011_usdt/demo.c\", \"lessons/011_usdt/report.c\"))'); "
+                  "echo $D; readelf -n $D | grep -A4 NT_STAPSDT; tplist-bpfcc -l $D -v",
+                  "readelf -n /usr/bin/python3 | grep -E -A3 'Name: (gc__start|function__entry)'"],
 }
 
 

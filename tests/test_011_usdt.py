@@ -136,7 +136,8 @@ def test_default_starts_the_demo_and_count_stops_it(lesson):
     run = lesson(LESSON, "--count", "4")
     run.finish(EVENT_TIMEOUT)
     run.assert_clean_exit()
-    [pid] = [int(line.split()[-1]) for line in run.lines if line.startswith("started the demo (demo.c, report.c): pid ")]
+    [pid] = [int(line.split()[-1]) for line in run.lines
+             if line.startswith("started %s (built from demo.c, report.c): pid " % demo_binary())]
     rows = [m for m in map(ROW.match, run.lines) if m]
     assert {int(m.group("pid")) for m in rows} == {pid} and len(rows) == 4, run.transcript()
     ticks = [int(m.group("n")) for m in rows if m.group("probe") == "tick"]

@@ -81,8 +81,9 @@ where.add_argument("--pid", type=plumbing.process_id, help="a running process (d
 where.add_argument("--path", metavar="FILE", help="every process that runs this program (no lesson:report)")
 args = plumbing.parse(parser, NOTEBOOK_ARGS)
 if not (args.pid or args.path):
-    args.pid = plumbing.start(plumbing.build("demo.c", "report.c")).pid
-    print("started the demo (demo.c, report.c): pid %d" % args.pid)
+    demo = plumbing.build("demo.c", "report.c")        # compiled with cc once, into a cache
+    args.pid = plumbing.start(demo).pid
+    print("started %s (built from demo.c, report.c): pid %d" % (demo, args.pid))
 u = USDT(pid=args.pid) if args.pid else USDT(path=args.path)
 u.enable_probe(probe="lesson:tick", fn_name="on_tick")
 if args.pid:

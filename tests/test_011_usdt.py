@@ -21,7 +21,7 @@ LESSON = "011_usdt/usdt.py"
 ROW = re.compile(r"^(?P<pid>\d+)\s+(?P<probe>tick|report)\s+(?P<n>\d+|-)\s+(?P<text>.*)$")
 PROBE = re.compile(r"^probe lesson:(?P<name>tick|report), semaphore at (?P<sema>0x[0-9a-f]+)$")
 ATTACHED = re.compile(r"^attached: uprobe \w*_demo_0x[0-9a-f]+(?:_(?P<pid>\d+))?$")
-REPORT = "%d words so far, the last one %.30s"   # report.c's text
+REPORT = "%d words so far, the last one %.20s"   # report.c's text
 
 
 def demo_binary():
@@ -67,7 +67,7 @@ def rows_of(run, pid, probe):
 
 def words():
     """Words of this run: plain, with a space, a tab and an escape sequence, and one longer than the lesson's
-    63 characters (cut and marked)."""
+    buffer (cut to 62 and marked)."""
     tag = secrets.token_hex(3)
     made = ["w%s_%d" % (tag, i) for i in range(random.randint(2, 6))]
     made += ["two words %s" % tag, "tab\there\x1b[31mred%s" % tag, "L" * 70 + tag]
@@ -76,9 +76,9 @@ def words():
 
 
 def shown(word):
-    """What the lesson prints for a word (written out here, not with the lesson's own escaping)."""
-    text = word.replace("\t", "\\t").replace("\x1b", "\\x1b")
-    return text[:63] + "..." if len(word) > 63 else text
+    """What the lesson prints for a word (written out here, not with the lesson's own escaping): one that fills
+    the 64-byte buffer (63 bytes and more) is cut to 62 bytes and marked."""
+    return (word[:62] + "..." if len(word) >= 63 else word).replace("\t", "\\t").replace("\x1b", "\\x1b")
 
 
 def test_pid_every_tick_and_report_with_their_values(lesson):

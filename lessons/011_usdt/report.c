@@ -12,7 +12,7 @@ int report(int n, const char *word)
 
     if (!lesson_report_semaphore)
         return 0;                        /* nobody traces lesson:report: the text is not even made */
-    snprintf(text, sizeof(text), "%d words so far, the last one %.30s", n, word);
+    snprintf(text, sizeof(text), "%d words so far, the last one %.20s", n, word);
     STAP_PROBE1(lesson, report, text);
     return 1;
 }

@@ -162,12 +162,12 @@ def output_file(text):
 
 
 # ---------------------------------------------------------------- a lesson's own program
-def build(*sources):
-    """The lesson's C files (paths relative to the lesson) compiled with cc, once: into
-    $XDG_CACHE_HOME/ebpf-lessons (else root's ~/.cache/...)/<hash of the sources>/<first source's name>: its path."""
+def build(*sources, flags=("-O2", "-g")):
+    """The lesson's C files (paths relative to the lesson, or absolute) compiled with cc and `flags`, once: into
+    $XDG_CACHE_HOME/ebpf-lessons (else ~/.cache/...)/<hash of the sources and flags>/<first source's name>."""
     here = os.getcwd() if NOTEBOOK else os.path.dirname(os.path.abspath(sys.argv[0]))   # a notebook runs there
     paths = [os.path.join(here, s) for s in sources]
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(" ".join(flags).encode())
     for path in paths:
         with open(path, "rb") as f:
             digest.update(f.read())
@@ -180,7 +180,7 @@ def build(*sources):
                  "systemtap-sdt-dev" % sources[0])
         os.makedirs(os.path.dirname(binary), mode=0o700, exist_ok=True)
         new = "%s.new%d" % (binary, os.getpid())
-        made = subprocess.run(["cc", "-O2", "-g", "-o", new, *paths], capture_output=True, text=True)
+        made = subprocess.run(["cc", *flags, "-o", new, *paths], capture_output=True, text=True)
         if made.returncode != 0:
             said = [line for line in made.stderr.splitlines() if "error" in line] or made.stderr.splitlines() or ["?"]
             fail("cannot build %s with cc: %s (sudo make setup installs systemtap-sdt-dev, which has <sys/sdt.h>)"

@@ -174,5 +174,5 @@ def test_a_missing_compiler_is_one_error_line(tmp_path):
     run = subprocess.run([sys.executable, str(LESSONS / "012_stacks/demo.py"), "calls", "1"], capture_output=True,
                          text=True, env=env, timeout=30)
     assert run.returncode == 1 and run.stdout == "", run
-    assert run.stderr.splitlines() == ["error: no C compiler (cc or gcc) to build demo.c: sudo apt install gcc "
-                                       "libc6-dev"], run
+    assert run.stderr.splitlines() == ["error: cannot build %s: no C compiler (cc): sudo make setup, or: sudo apt "
+                                       "install gcc libc6-dev systemtap-sdt-dev" % (LESSONS / "012_stacks/demo.c")], run

@@ -5,34 +5,20 @@
     python3 demo.py spin 10        main -> outer -> spin burns CPU for 10 seconds
     python3 demo.py --omit-frame-pointer calls 5      the same program built without frame pointers
 
-gcc -O0 -fno-omit-frame-pointer (or -fomit-frame-pointer) into ~/.cache/ebpf-lessons (XDG_CACHE_HOME).
+cc -O0 -fno-omit-frame-pointer (or -fomit-frame-pointer), by plumbing.build(), into ~/.cache/ebpf-lessons.
 """
 import os
-import shutil
-import subprocess
 import sys
+
+import plumbing   # ../plumbing.py: build() compiles a lesson's C file once, into a cache
 
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo.c")
 FLAGS = {True: ["-fno-omit-frame-pointer"], False: ["-fomit-frame-pointer"]}
 
 
 def build(frame_pointer=True):
-    """The path of the demo built with or without frame pointers; built when missing or older than demo.c."""
-    cache = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "ebpf-lessons")
-    binary = os.path.join(cache, "demo-fp" if frame_pointer else "demo-nofp")
-    if os.path.exists(binary) and os.path.getmtime(binary) >= os.path.getmtime(SOURCE):
-        return binary
-    compiler = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
-    if not compiler:
-        sys.exit("error: no C compiler (cc or gcc) to build demo.c: sudo apt install gcc libc6-dev")
-    os.makedirs(cache, exist_ok=True)
-    new = "%s.%d" % (binary, os.getpid())      # two builds at once: each writes its own file, then renames it
-    made = subprocess.run([compiler, "-O0", *FLAGS[frame_pointer], "-o", new, SOURCE],
-                          stderr=subprocess.PIPE, text=True)
-    if made.returncode != 0:
-        sys.exit("error: %s could not build demo.c: %s" % (compiler, (made.stderr.strip().splitlines() or ["?"])[-1]))
-    os.replace(new, binary)
-    return binary
+    """The path of the demo built with or without frame pointers (built once per source and flags)."""
+    return plumbing.build(SOURCE, flags=["-O0", *FLAGS[frame_pointer]])
 
 
 if __name__ == "__main__":

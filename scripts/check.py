@@ -141,6 +141,21 @@ def rows(lines, regex):
     return [m for m in map(re.compile(regex).match, lines) if m]
 
 
+def expect_rows(run, regex, want, what, what_zh):
+    """Wait (bounded) until every row of `want` — tuples of regex's named groups, in order, as text — was
+    printed; else stop the script and say which rows (its columns are the group names) it did not print."""
+    names = list(re.compile(regex).groupindex)
+
+    def got():
+        return {tuple(m.group(n) for n in names) for m in rows(run.lines, regex)}
+    if not wait_until(run, lambda: all(tuple(w) in got() for w in want)):
+        stop(run)
+        shown, columns = ", ".join('"%s"' % " ".join(w) for w in want), " ".join(n.upper() for n in names)
+        found = rows(run.lines, regex)
+        raise NotYet("rows %s (%s): %s" % (shown, columns, what), saw(run.lines, found)[0],
+                     "这几行 %s（%s）：%s" % (shown, columns, what_zh), saw(run.lines, found)[1])
+
+
 def short_dir():
     """A new short directory under /tmp (paths stay under 63 bytes, whole in any kernel's trace line)."""
     path = tempfile.mkdtemp(prefix="ex-", dir="/tmp")
@@ -554,16 +569,8 @@ def check_setenv(script):
     want = [(str(child.pid), comm, str(o), str(r), n, v) for (n, v, o), r in zip(calls, results)]
     assert [r for _, _, _, r, _, _ in want] == ["0", "0", "-1"], results
 
-    def got():
-        return {(m.group("pid"), m.group("comm"), m.group("overwrite"), m.group("result"), m.group("name"),
-                 m.group("value")) for m in rows(run.lines, ROW_SETENV)}
-    if not wait_until(run, lambda: all(w in got() for w in want)):
-        stop(run)
-        shown = ", ".join('"%s"' % " ".join(w) for w in want)
-        raise NotYet("rows %s (PID COMM OVERWRITE RESULT NAME VALUE): three setenv() calls of a process of the check"
-                     % shown, saw(run.lines, rows(run.lines, ROW_SETENV))[0],
-                     "这几行 %s（PID COMM OVERWRITE RESULT NAME VALUE）：检查器自己的进程调用三次 setenv()" % shown,
-                     saw(run.lines, rows(run.lines, ROW_SETENV))[1])
+    expect_rows(run, ROW_SETENV, want, "three setenv() calls of a process of the check",
+                "检查器自己的进程调用三次 setenv()")
 
 
 ROW_GC = r"^(?P<pid>\d+)\s+(?P<gen>-?\d+)\s+(?P<collected>-?\d+)$"
@@ -603,15 +610,8 @@ def check_gc(script):
         child.wait(STOP_TIMEOUT)
     want = [(str(child.pid), str(g), str(n)) for g, n in found]
 
-    def got():
-        return {(m.group("pid"), m.group("gen"), m.group("collected")) for m in rows(run.lines, ROW_GC)}
-    if not wait_until(run, lambda: all(w in got() for w in want)):
-        stop(run)
-        shown = ", ".join('"%s"' % " ".join(w) for w in want)
-        raise NotYet("rows %s (PID GEN COLLECTED): three gc.collect(generation) calls of a Python of the check"
-                     % shown, saw(run.lines, rows(run.lines, ROW_GC))[0],
-                     "这几行 %s（PID GEN COLLECTED）：检查器自己的 Python 调用三次 gc.collect(generation)" % shown,
-                     saw(run.lines, rows(run.lines, ROW_GC))[1])
+    expect_rows(run, ROW_GC, want, "three gc.collect(generation) calls of a Python of the check",
+                "检查器自己的 Python 调用三次 gc.collect(generation)")
 
 
 ROW_CALLERS = r"^\s*(?P<count>\d+)\s+(?P<pid>\d+)\s+(?P<path>\S+)$"

@@ -1,7 +1,7 @@
 """Lesson 001: the seed's hello world prints one "Hello, World!" line per clone() the test makes."""
 import os
 
-from harness import expected_auto_probe, fork_children, parse_trace_line, trace_fence
+from harness import fork_children, parse_trace_line, trace_fence
 
 LESSON = "001_hello/hello.py"
 FORKS = 3
@@ -36,9 +36,7 @@ def check_hello_per_fork(run):
 
 def test_auto_attaches_the_expected_probe_and_prints_hello_per_fork(lesson, record_property):
     run = lesson(LESSON, "--probe", "auto", fresh_trace_buffer=True)
-    kind, target = run.attached()
-    record_property("probe_auto", kind)
-    assert kind == expected_auto_probe()
+    kind, target = run.auto_probe(record_property)
     check_hello_per_fork(run)
 
 

@@ -2,7 +2,7 @@
 import os
 import re
 
-from harness import (EVENT_TIMEOUT, STOP_TIMEOUT, expected_auto_probe, fork_children,
+from harness import (EVENT_TIMEOUT, STOP_TIMEOUT, fork_children,
                      own_comm, saved_cmdlines, trace_comms_allowed, trace_fence)
 
 LESSON = "002_program_format/program_format.py"
@@ -46,9 +46,7 @@ def check_rows_per_fork(run):
 
 def test_auto_attaches_explicitly_and_parses_fields(lesson, record_property):
     run = lesson(LESSON, "--probe", "auto", fresh_trace_buffer=True)
-    kind, target = run.attached()
-    record_property("probe_auto", kind)
-    assert kind == expected_auto_probe()
+    kind, target = run.auto_probe(record_property)
     if kind == "tracepoint":
         assert target == "syscalls:sys_enter_clone"
     else:

@@ -2,7 +2,7 @@
 import os
 import re
 
-from harness import (ATTACHED, EVENT_TIMEOUT, expected_auto_probe, has_syscalls, own_comm,
+from harness import (ATTACHED, EVENT_TIMEOUT, has_syscalls, own_comm,
                      trace_comm_of, unique_path, until_seen)
 
 LESSON = "003_do_sys_open/do_sys_open.py"
@@ -64,9 +64,7 @@ def assert_open(path, flags, opened):
 
 def test_auto_attaches_the_expected_probe_and_shows_our_opens(lesson, record_property):
     run = lesson(LESSON, "--probe", "auto")
-    kind, target = run.attached()
-    record_property("probe_auto", kind)
-    assert kind == expected_auto_probe()
+    kind, target = run.auto_probe(record_property)
     if kind == "kprobe":   # every kernel the lessons run on is newer than 5.6: do_sys_openat2 exists
         assert attached_all(run) == [("kprobe", "do_sys_openat2")], run.transcript()
     else:

@@ -5,7 +5,7 @@ import os
 import random
 import re
 
-from harness import (ATTACHED, EVENT_TIMEOUT, STOP_TIMEOUT, chmod_by_coreutils, chmod_in_thread, expected_auto_probe,
+from harness import (ATTACHED, EVENT_TIMEOUT, STOP_TIMEOUT, chmod_by_coreutils, chmod_in_thread,
                      has_syscalls, own_comm, syscall_entry, unique_path, until_seen)
 
 LESSON = "004_pid_comm/pid_comm.py"
@@ -52,9 +52,7 @@ def check_chmods(run, kind):
 
 def test_auto_attaches_the_expected_probe(lesson, record_property):
     run = lesson(LESSON, "--probe", "auto")
-    kind, _ = run.attached()
-    record_property("probe_auto", kind)
-    assert kind == expected_auto_probe()
+    kind, _ = run.auto_probe(record_property)
     check_chmods(run, kind)
 
 

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from harness import (ATTACHED, EVENT_TIMEOUT, STOP_TIMEOUT, chmod_by_coreutils,
-                     chmod_in_thread, expected_auto_probe, has_syscalls, own_comm, saved_cmdlines, syscall_entry,
+                     chmod_in_thread, has_syscalls, own_comm, saved_cmdlines, syscall_entry,
                      trace_comms_allowed, trace_marker_writer, unique_path, until_seen)
 
 LESSON = "005_perf_output/perf_output.py"
@@ -23,9 +23,7 @@ def rows_for(run, path):
 
 
 def check_auto_probe(run, record_property):
-    kind, _ = run.attached()
-    record_property("probe_auto", kind)
-    assert kind == expected_auto_probe()
+    kind, _ = run.auto_probe(record_property)
     expected = ([("kprobe", syscall_entry(c)) for c in CALLS] if kind == "kprobe" else
                 [("tracepoint", "syscalls:sys_enter_" + c) for c in CALLS])
     assert [m.groups() for m in map(ATTACHED.match, run.lines) if m] == expected, run.transcript()

@@ -5,7 +5,7 @@ import re
 import shutil
 import time
 
-from harness import (TIME_SCALE, exec_from_parent, expected_auto_probe, own_comm,
+from harness import (TIME_SCALE, exec_from_parent, own_comm,
                      run_to_exit)
 
 LESSON = "006_bpf_hash/bpf_hash.py"
@@ -62,9 +62,7 @@ def check_sync_intervals(run, tries=3):
 
 def test_auto_timing_prints_the_intervals_the_test_made(lesson, record_property):
     run = lesson(LESSON, "--probe", "auto")
-    kind, target = run.attached()
-    record_property("probe_auto", kind)
-    assert kind == expected_auto_probe()
+    kind, target = run.auto_probe(record_property)
     assert target == "syscalls:sys_enter_sync" if kind == "tracepoint" else target.endswith("sys_sync"), target
     check_sync_intervals(run)
 

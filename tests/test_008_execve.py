@@ -4,7 +4,7 @@ ppid above all, whose offsets come from BTF."""
 import os
 import re
 
-from harness import (CAPS, btf_offsets_by_bpftool, exec_from_parent, expected_auto_probe,
+from harness import (CAPS, btf_offsets_by_bpftool, exec_from_parent,
                      unique_program)
 
 LESSON = "008_execve/execve.py"
@@ -54,9 +54,7 @@ def check_offsets_line(run):
 
 def test_auto_reports_pid_ppid_comm_filename_argv(lesson, record_property, tmp_path):
     run = lesson(LESSON, "--probe", "auto")
-    kind, target = run.attached()
-    record_property("probe_auto", kind)
-    assert kind == expected_auto_probe()
+    kind, target = run.auto_probe(record_property)
     assert target == "syscalls:sys_enter_execve" if kind == "tracepoint" else target.endswith("sys_execve"), target
     check_offsets_line(run)
     check_pid_ppid_comm_filename_argv(run, tmp_path)

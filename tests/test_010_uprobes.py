@@ -9,7 +9,7 @@ import secrets
 import subprocess
 import sys
 
-from harness import EVENT_TIMEOUT, bcc_probe_events, run_to_exit
+from harness import EVENT_TIMEOUT
 
 LESSON = "010_uprobes/uprobes.py"
 ROW = re.compile(r"^(?P<pid>\d+)\s+(?P<comm>.+?)\s+(?P<result>0x[0-9a-f]+)\s+(?P<name>[^=]+?)(?:=(?P<value>.*))?$")
@@ -142,14 +142,3 @@ def test_count_stops_after_n_lines(lesson):
         child.close()
     run.assert_clean_exit()
     assert len([m for m in map(ROW.match, run.lines) if m]) == 3, run.transcript()
-
-
-def test_a_pid_that_does_not_exist_is_one_error_line(bpf_ready):
-    pid = os.fork()
-    if pid == 0:
-        os._exit(0)
-    os.waitpid(pid, 0)                 # reaped: no process has this pid now
-    run = run_to_exit(LESSON, ["--pid", str(pid)])
-    assert run.returncode == 2 and run.lines == [], run.transcript()
-    assert run.err_lines[-1] == "uprobes.py: error: argument --pid: no process with pid %d" % pid, run.transcript()
-    assert bcc_probe_events(run.proc.pid) == [], run.transcript()

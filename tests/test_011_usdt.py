@@ -162,15 +162,6 @@ def test_what_has_no_such_probe_is_one_error_line(bpf_ready, case):
     assert bcc_probe_events(run.proc.pid) == [], run.transcript()
 
 
-def test_a_pid_that_does_not_exist_is_one_error_line(bpf_ready):
-    pid = os.fork()
-    if pid == 0:
-        os._exit(0)
-    os.waitpid(pid, 0)
-    run = run_to_exit(LESSON, ["--pid", str(pid)])
-    assert run.returncode == 2 and run.lines == [], run.transcript()
-    assert run.err_lines[-1] == "usdt.py: error: argument --pid: no process with pid %d" % pid, run.transcript()
-
 
 @pytest.mark.parametrize("cc", ["missing", "failing"])
 def test_no_compiler_or_no_sdt_header_is_one_error_line(bpf_ready, cc, tmp_path):

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
-from harness import EVENT_TIMEOUT, LESSONS, STOP_TIMEOUT, bcc_probe_events, run_to_exit
+from harness import EVENT_TIMEOUT, LESSONS, STOP_TIMEOUT
 
 LESSON = "012_stacks/stacks.py"
 sys.path.insert(0, str(LESSONS / "012_stacks"))
@@ -130,16 +130,6 @@ def test_profile_samples_the_busy_function(lesson, tmp_path):
     svg = ET.parse(tmp_path / "p.svg").getroot()
     assert "spin" in [t.text for t in svg.iter(SVG + "text")], run.transcript()
 
-
-def test_a_pid_that_does_not_exist_is_one_error_line(bpf_ready):
-    pid = os.fork()
-    if pid == 0:
-        os._exit(0)
-    os.waitpid(pid, 0)
-    run = run_to_exit(LESSON, ["--pid", str(pid)])
-    assert run.returncode == 2 and run.lines == [], run.transcript()
-    assert run.err_lines[-1] == "stacks.py: error: argument --pid: no process with pid %d" % pid, run.transcript()
-    assert bcc_probe_events(run.proc.pid) == [], run.transcript()
 
 
 # ---------------------------------------------------------------- no BPF

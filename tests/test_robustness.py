@@ -26,7 +26,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from harness import (CAPS, EVENT_TIMEOUT, HOSTILE, LESSONS, LessonRun, READY, READY_TIMEOUT, TIME_SCALE,
+from harness import (ended_pid, CAPS, EVENT_TIMEOUT, HOSTILE, LESSONS, LessonRun, READY, READY_TIMEOUT, TIME_SCALE,
                      bcc_probe_events, bpf_objects_of, bpf_program_ids, event_stream, exec_from_parent,
                      hold_trace_pipe, holds_back, path_max_program, pinned_to_one_cpu, run_to_exit, syscall_storm,
                      trace_buffer_kb, unique_program, until_seen, write_trace_marker)
@@ -288,6 +288,16 @@ BAD_ARGS = {   # per lesson, on top of COMMON_BAD_ARGS (lessons with --duration)
 }
 COMMON_BAD_ARGS = [["--duration", "0"], ["--duration", "-1"], ["--duration", "nan"], ["--duration", "inf"],
                    ["--duration", "1e30"], ["--duration", "ten"], ["--no-such-option"]]
+
+
+@pytest.mark.parametrize("name", ["010", "011", "012"])   # the lessons with --pid
+def test_a_pid_that_has_ended_is_one_error_line(bpf_ready, name):
+    pid = ended_pid()
+    run = run_to_exit(SCRIPTS[name], ["--pid", str(pid)])
+    assert run.returncode == 2 and run.lines == [], run.transcript()
+    assert run.err_lines[-1] == "%s: error: argument --pid: no process with pid %d" % (
+        os.path.basename(SCRIPTS[name]), pid), run.transcript()
+    assert bcc_probe_events(run.proc.pid) == [], run.transcript()
 
 
 @pytest.mark.parametrize("name", list(SCRIPTS))

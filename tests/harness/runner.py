@@ -9,7 +9,7 @@ import sys
 import time
 
 from .machine import (ATTACHED, EVENT_TIMEOUT, LESSONS, READY, READY_TIMEOUT, ROOT, STOP_TIMEOUT, bcc_probe_events,
-                      bpf_objects_of, programs_left)
+                      bpf_objects_of, expected_auto_probe, programs_left)
 
 
 class Waited(AssertionError):
@@ -114,6 +114,14 @@ class LessonRun:
     def wait_ready(self):
         self.match(READY, READY_TIMEOUT, "ready line ('Tracing ... Ctrl-C to end')")
         return self
+
+    def auto_probe(self, record_property):
+        """(kind, target) of the probe `--probe auto` attached, its kind recorded as the junit property
+        probe_auto (the matrix's report shows it), and asserted to be what auto must choose here."""
+        kind, target = self.attached()
+        record_property("probe_auto", kind)
+        assert kind == expected_auto_probe(), self.transcript()
+        return kind, target
 
     def attached(self):
         """(kind, target) of the probe the lesson says it attached: ('tracepoint', 'syscalls:sys_enter_clone')."""

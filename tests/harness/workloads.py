@@ -15,6 +15,15 @@ from .machine import CAPS, EVENT_TIMEOUT, STOP_TIMEOUT, SYSCALL_NR, TIME_SCALE
 
 
 # ---------------------------------------------------------------- workloads the tests own
+def ended_pid():
+    """The pid of a process of this test that has ended and been reaped: no process has it now."""
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    return pid
+
+
 def fork_children(n):
     """Fork n children from this process's main thread; each exits at once. os.fork() is the clone()
     system call (CONTRIBUTING.md, "Platform facts"), made by the test process itself. Returns the children's pids."""

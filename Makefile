@@ -92,7 +92,7 @@ site:
 	@cmp -s requirements-site.txt .venv/.requirements-site || { $(PY) -m pip install -q --disable-pip-version-check \
 		-r requirements-site.txt && cp requirements-site.txt .venv/.requirements-site; }
 	@NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build   # not --quiet: it hides the warnings that strict mode fails on
-	@echo "site: site/ built ($$(find site -name index.html | wc -l) pages); see it with: make serve"
+	@echo "site: site/ built ($$(find site -name '*.html' ! -name 404.html | wc -l) pages); see it with: make serve, or open site/index.html"
 
 # The built site on http://127.0.0.1:$(SITE_PORT)/ only, until Ctrl-C; no network needed.
 serve: site

@@ -14,8 +14,17 @@ mkdocs reads pages from one docs_dir and refuses the folder of mkdocs.yml itself
 5. makes the notes' relative links work on the site: a folder → its README (or a page made here for a folder
    without one, showing its files), a file shown on a page (a lesson script, a demo) → that place on the page,
    the same page in the other language → that page's URL, any other file (a figure, scripts/setup.sh) → the file,
-   copied into the site as it is.
+   copied into the site as it is;
+6. shows the site better than Markdown alone can: a fence without a language gets one (a transcript with "$ "
+   prompts: console, whose prompts and output the copy button leaves out; commands: bash), the C program in a
+   Python string is highlighted as C, each figure links to itself (and on /zh/ is the Chinese one, X.zh.svg, where
+   there is one), and each page says which file of the repository it is made from;
+7. makes the site work opened from files (file://, no server): Material's offline plugin (mkdocs.yml) turns the
+   folder URLs into .html ones and search into a script; here each language's index gets its script too, and the
+   Chinese query is cut into the index's own words (jieba's, at build time) before it is searched.
 """
+import html
+import io
 import json
 import logging
 import os
@@ -23,6 +32,7 @@ import posixpath
 import re
 import shutil
 import tempfile
+import tokenize
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -40,16 +50,24 @@ PAGES = ["*.md", "lessons/[0-9][0-9][0-9]_*/**/*.md", "notes/*.md", "docs/*.md",
 ENGLISH_ONLY = {}   # page -> why it has no Chinese twin (none today: every page has one)
 HOME_ZH_HEADING = "## 中文说明"   # while there is no README.zh.md, the Chinese home is made from this section
 CODE = {".py": "python", ".c": "c", ".h": "c", ".sh": "bash", ".txt": "text", ".json": "json", ".yml": "yaml"}
+# A page's weight in search (Material: 1 by default). The glossary names every term once, in a table: the notes that
+# explain a term come first (trace_pipe: notes/output-paths, then the glossary).
+SEARCH_BOOST = {"notes/glossary.md": 0.3}
 IMAGES = {".svg", ".png", ".jpg", ".jpeg", ".gif"}
+SHELL_COMMANDS = {"sudo", "make", "python3", ".venv/bin/python", "cd", "git", "apt", "apt-get", "bash", "ls", "cat"}
+ASSETS = ROOT / "website" / "assets"   # the site's own CSS and scripts (mkdocs.yml: extra_css, extra.polyfills)
 LINK = re.compile(r"\[(?P<text>[^\]\n]*)\]\((?P<target>[^)\s]+)(?P<title>\s+\"[^\"]*\")?\)")
 FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+FIGURE = re.compile(r"(?<!\[)!\[[^\]\n]*\]\((?P<target>[^)\s]+)\)(?!\]\()")   # an image not already in a link
 T = {  # the few words the hook writes itself
     "en": {"script": "The whole script", "read": "Read from `{path}` when this site was built.", "download": "Download",
            "folder": "The files in `{path}`, as they are in the repository.",
-           "english_only": "This page is in English only.", "permalink": "Permanent link"},
+           "english_only": "This page is in English only.", "permalink": "Permanent link",
+           "source": "Made from <code>{path}</code> in the repository."},
     "zh": {"script": "完整脚本", "read": "构建本站时读取自 `{path}`。", "download": "下载",
            "folder": "仓库中 `{path}` 里的文件，原样列出。",
-           "english_only": "本页暂时只有英文版。", "permalink": "永久链接"},
+           "english_only": "本页暂时只有英文版。", "permalink": "永久链接",
+           "source": "本页由仓库中的 <code>{path}</code> 生成。"},
 }
 
 try:   # the search plugin segments Chinese with jieba, which logs four lines to stderr on every build
@@ -84,20 +102,37 @@ def anchor_for(path):
     return "file-" + re.sub(r"[^a-z0-9]+", "-", Path(path).name.lower()).strip("-")
 
 
+def fence_language(body):
+    """The language of a fence that names none, from its lines: a transcript ("$ " prompts) is console (pygments:
+    the prompts and the output are marked, website/assets/site.css keeps them out of a copy), commands are bash,
+    anything else (output, a listing) is text."""
+    lines = [line.strip() for line in body if line.strip()]
+    if any(line.startswith("$ ") for line in lines):
+        return "console"
+    if lines and lines[0].split()[0] in SHELL_COMMANDS:
+        return "bash"
+    return "text"
+
+
 def rewrite(markdown, fn):
     """Apply fn to each link of the text, never inside fenced code (a C example may hold "]("), and keep only the
     language of a fence's info string: the notes mark examples "```python fragment" for tests/test_docs.py, which
-    GitHub reads as python but pymdownx.superfences would not read as a fence at all."""
-    out, fence = [], None
+    GitHub reads as python but pymdownx.superfences would not read as a fence at all. A fence without a language
+    gets one (fence_language)."""
+    out, fence, opening = [], None, None
     for line in markdown.split("\n"):
         m = FENCE.match(line)
         if fence is None:
             if m:
-                fence = m.group(1)
+                fence, opening = m.group(1), len(out)
                 line = re.sub(r"^(\s*(?:`{3,}|~{3,})\s*[^\s`{]+)\s+[^=`{]*$", r"\1", line)
             else:
                 line = LINK.sub(fn, line)
+                # a figure links to itself: a click shows it whole (a plain link: it works from files too)
+                line = FIGURE.sub(r"[\g<0>](\g<target>){ .figure-link }", line)
         elif m and line.strip() == m.group(1) and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence):
+            if out[opening].strip() == fence:   # no language: one from the block's lines
+                out[opening] += fence_language(out[opening + 1:])
             fence = None
         out.append(line)
     return "\n".join(out)
@@ -206,7 +241,7 @@ def on_config(config):
     reference = [p for p in english if p.startswith(("docs/", "bench/")) or ("/" not in p and p != "README.md")]
     config.nav = ["README.md", {"Lessons": lessons}, {"Notes": notes}, {"Reference": reference}]
 
-    state.update(pages=set(pages) | set(generated), shown=shown, assets=assets, hosted=hosted)
+    state.update(pages=set(pages) | set(generated), sources=set(pages), shown=shown, assets=assets, hosted=hosted)
     return config
 
 
@@ -220,6 +255,9 @@ def on_shutdown():
 def on_files(files, config):
     for rel in sorted(state["assets"]):   # INCLUDED: mkdocs leaves out hidden paths, and README.md links .ci/run
         files.append(File(rel, str(ROOT), config.site_dir, config.use_directory_urls,
+                          inclusion=InclusionLevel.INCLUDED))
+    for asset in sorted(ASSETS.iterdir()):   # the site's own CSS and scripts, as assets/NAME
+        files.append(File(f"assets/{asset.name}", str(ASSETS.parent), config.site_dir, config.use_directory_urls,
                           inclusion=InclusionLevel.INCLUDED))
     return files
 
@@ -258,6 +296,8 @@ def on_page_markdown(markdown, page, config, files):
         return f"[{m['text']}]({rel}{'#' + anchor if anchor else ''}{m['title'] or ''})"
 
     markdown = rewrite(markdown, rewrite_link)
+    if here in SEARCH_BOOST:
+        page.meta["search"] = {**page.meta.get("search", {}), "boost": SEARCH_BOOST[here]}
 
     if here in ENGLISH_ONLY and build_lang != "en":
         title, _, rest = markdown.partition("\n")
@@ -268,7 +308,74 @@ def on_page_markdown(markdown, page, config, files):
         markdown += (f"\n## {T[lang]['script']}: `{script.name}` {{#script-{script.stem}}}\n\n"
                      f"{T[lang]['read'].format(path=rel)} [{T[lang]['download']}]({script.name}){{ download }}\n\n"
                      + fence_for(script.read_text(encoding="utf-8"), "python", script.name))
+    if src in state["sources"]:   # which file of the repository this page is (not on the pages made here)
+        markdown += (f'\n\n<p class="page-source" data-search-exclude="true">'
+                     f'{T[lang]["source"].format(path=src)}</p>\n')
     return markdown
+
+
+# ---------------------------------------------------------------- 6: C in Python, highlighted as C
+PY_BLOCK = re.compile(r'(<div class="language-python highlight">(?:<span class="filename">[^<]*</span>)?<pre>'
+                      r'<span></span><code>)(.*?)(</code></pre>)', re.S)
+C_TEXT = re.compile(r"#include|\bBPF_[A-Z_]+\(|\bTRACEPOINT_PROBE\(|\bint\s+\w+\s*\([^)]*\)\s*\{")
+
+
+def c_strings(code):
+    """(start, end) of each Python string literal's text in code that is a C program (C_TEXT), quotes left out."""
+    lines = code.splitlines(keepends=True)
+    offset = [0]
+    for line in lines:
+        offset.append(offset[-1] + len(line))
+    found = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(code).readline):
+            if tok.type != tokenize.STRING:
+                continue
+            m = re.match(r"[rRbBuU]*(\"\"\"|\'\'\'|\"|\')", tok.string)
+            if not m or tok.string[m.end():len(tok.string) - len(m[1])] == "" or not C_TEXT.search(tok.string):
+                continue
+            start = offset[tok.start[0] - 1] + tok.start[1]
+            end = offset[tok.end[0] - 1] + tok.end[1]
+            found.append((start + m.end(), end - len(m[1])))
+    except (tokenize.TokenError, IndentationError, SyntaxError):   # a fragment: left as the lexer showed it
+        return []
+    return found
+
+
+def highlight_c_in_python(output):
+    """A Python block's C program, a string literal (program = r\"\"\"...\"\"\"), highlighted as C instead of as one
+    string: the block stays one block, whose copy is the whole script as it is."""
+    from pygments.lexers import CLexer, PythonLexer
+    from pygments.token import STANDARD_TYPES
+
+    def lex(text, lexer):   # the spans pygments' HTML formatter writes, without the newline it adds at the end
+        out = []
+        for ttype, value in lexer(stripnl=False, ensurenl=False).get_tokens(text):
+            while ttype not in STANDARD_TYPES:
+                ttype = ttype.parent
+            cls = STANDARD_TYPES[ttype]
+            out.append(f'<span class="{cls}">{html.escape(value, quote=False)}</span>' if cls
+                       else html.escape(value, quote=False))
+        return "".join(out)
+
+    def block(m):
+        code = html.unescape(re.sub(r"<[^>]+>", "", m[2]))
+        pieces, at = [], 0
+        for start, end in c_strings(code):
+            # the Python up to the string, its opening quote as a string, the C, then on from the closing quote
+            opening = re.search(r"[rRbBuU]*(\"\"\"|\'\'\'|\"|\')$", code[at:start])
+            pieces += [lex(code[at:start - len(opening[0])], PythonLexer),
+                       f'<span class="s">{html.escape(opening[0])}</span>', lex(code[start:end], CLexer)]
+            at = end
+        if not pieces:
+            return m[0]
+        return m[1] + "".join(pieces) + lex(code[at:], PythonLexer) + m[3]
+
+    return PY_BLOCK.sub(block, output)
+
+
+def on_page_content(html_text, page, config, files):
+    return highlight_c_in_python(html_text)
 
 
 # ---------------------------------------------------------------- the language switch and search, per language
@@ -291,6 +398,9 @@ def on_post_page(output, page, config):
     # the other language: a 404 (a console error) for every page, since those links point at pages, not at language
     # roots. The switch in the header already links to the right page, so the head links go.
     output = HEAD_ALTERNATE.sub("", output)
+    # a home page's title is the site's name, once: the Chinese home is not the site's first page for the theme,
+    # which writes "title - site name" there (动手学 eBPF（BCC） - 动手学 eBPF（BCC）)
+    output = re.sub(r"<title>(.+?) - \1</title>", r"<title>\1</title>", output, count=1)
     lang = config.theme["language"]
     if lang != "en":   # search: the pages of /zh/ search /zh/search/search_index.json (on_post_build); the
         # theme takes "base" as the root of the search index and of the results' links (it ends with "/")
@@ -315,8 +425,48 @@ def on_post_build(config):
     for lang, docs in split.items():
         out = Path(config.site_dir) / lang / "search" / "search_index.json"
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(dict(data, docs=docs), ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+        text = json.dumps(dict(data, docs=docs), ensure_ascii=False, separators=(",", ":"))
+        out.write_text(text, encoding="utf-8")
+        # from files (file://) the theme reads the index from a script beside it (Material's offline plugin
+        # writes it for the index of both languages: each language's own here)
+        out.with_suffix(".js").write_text(f"var __index = {text}", encoding="utf-8")
         log.info(f"search index {out.relative_to(config.site_dir)}: {len(docs)} entries")
+    cut_chinese_queries(Path(config.site_dir))
     if not config.site_url:   # a sitemap needs the site's address: without one it lists "None/..." (and nothing
         for name in ("sitemap.xml", "sitemap.xml.gz"):   # reads it: the head's alternate links are gone)
             (Path(config.site_dir) / name).unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- 7: Chinese queries, cut as the index was
+# The theme's search worker cuts a run of Chinese in a query into the words of the index, but never tries the run's
+# last character (its loop stops one short: 跟踪点 -> 跟踪, and every page with 跟踪 is found) and then finds pages with
+# any of the words (内核探针 -> 内核 or 探针). The index's words are jieba's, cut at build time with
+# website/jieba-terms.txt: this cuts the query into those same words, longest first from the left, and asks for all
+# of them. The worker is the theme's file in site/, changed at one call: if a new theme version writes that call
+# differently, the build fails here instead of searching badly.
+HAN_SEGMENT_CALL = re.compile(r'(\w+)=>\[\.\.\.\w+\(\1,this\.index\.invertedIndex\)\]\.join\("\* "\)')
+CUT_HAN = """/* website/hooks.py: a run of Chinese in a query -> the index's words (jieba's), all required */
+function __cutHan(run, index) {
+  var words = [], i = 0;
+  while (i < run.length) {
+    var j = run.length;
+    while (j > i + 1 && !Object.prototype.hasOwnProperty.call(index, run.slice(i, j))) j--;
+    words.push(run.slice(i, j));
+    i = j;
+  }
+  return words.length === 1 ? words[0] : words.map(function (w) { return "+" + w + "*"; }).join(" ");
+}
+"""
+
+
+def cut_chinese_queries(site_dir):
+    workers = sorted((site_dir / "assets" / "javascripts" / "workers").glob("search.*.min.js"))
+    if len(workers) != 1:
+        raise PluginError(f"expected one search worker in site/assets/javascripts/workers/, found {len(workers)}")
+    text = workers[0].read_text(encoding="utf-8")
+    if "__cutHan" in text:
+        return
+    text, n = HAN_SEGMENT_CALL.subn(r"\1=>__cutHan(\1,this.index.invertedIndex)", text)
+    if n != 1:
+        raise PluginError(f"{workers[0].name}: the theme's Chinese query segmentation not found: see website/hooks.py")
+    workers[0].write_text(CUT_HAN + text, encoding="utf-8")

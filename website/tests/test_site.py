@@ -16,7 +16,9 @@ import threading
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import jieba
 import pytest
+from backrefs import bre
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +34,9 @@ HOME_ZH_HEADING = "## 中文说明"   # while there is no README.zh.md, the Chin
 ENGLISH_LABELS = {"Search", "Permanent link", "Dark mode", "Light mode", "Copy to clipboard", "Table of contents",
                   "Previous", "Next", "Navigation", "Header", "Footer", "Select language", "Back to top"}
 PHONE = {"width": 390, "height": 844}
+HAN = bre.compile(r"\p{script: Han}+")   # what Material's search plugin cuts with jieba
+jieba.setLogLevel(60)
+jieba.load_userdict(str(ROOT / "website" / "jieba-terms.txt"))
 DESKTOP = {"width": 1280, "height": 900}
 
 
@@ -88,9 +93,18 @@ def scripts(src):
 
 
 def url_of(src, lang):
+    """A page's path in the site: pages are X.html, a folder's README its index.html (use_directory_urls: false, so
+    that links work opened from files)."""
     path = src[:-len(".md")]
-    path = path[:-len("README")] if path.rsplit("/", 1)[-1] == "README" else path + "/"
+    path = path[:-len("README")] + "index.html" if path.rsplit("/", 1)[-1] == "README" else path + ".html"
     return path if lang == "en" else f"{lang}/{path}"
+
+
+def html_pages(site):
+    """The site's pages: every .html file but 404.html, and none of the repository's files copied in (a page links
+    tests/, say: its .html files, if any, are not pages)."""
+    return sorted(p for p in site.rglob("*.html") if p.name != "404.html" and 'name="generator"' in
+                  p.read_text(encoding="utf-8", errors="replace")[:3000])
 
 
 def markdown_of(src, lang):
@@ -174,15 +188,16 @@ class Watched:
         self.page.route("**/*", self._route)
 
     def _route(self, route):
-        host = urlsplit(route.request.url).hostname
-        if host != "127.0.0.1":   # nothing from another host: refused here, and recorded
+        url = urlsplit(route.request.url)
+        if url.hostname != "127.0.0.1" and url.scheme != "file":   # nothing from another host: refused, recorded
             self.problems.append(f"request to another host: {route.request.url}")
             return route.abort()
         return route.continue_()
 
     def goto(self, url, settle=False):
         response = self.page.goto(url, wait_until="load")
-        assert response and response.status == 200, f"{url}: {response and response.status}"
+        if not url.startswith("file:"):   # from a file there is no response to look at
+            assert response and response.status == 200, f"{url}: {response and response.status}"
         # the theme's script has run when every code block has its copy button
         self.page.wait_for_function("""() => document.querySelectorAll('.md-content pre > code').length ===
             document.querySelectorAll('.md-content button.md-code__button[data-md-type=copy]').length""")
@@ -205,12 +220,16 @@ def h1(page):
 
 
 def path_of(url):
-    """A URL of the local server as a path of the site: lessons/001_hello/ (no query, no anchor)."""
-    return unquote(urlsplit(url).path).lstrip("/")
+    """A URL of the local server, or of a file of the site, as a path of the site: lessons/001_hello/index.html (no
+    query, no anchor)."""
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        return Path(unquote(parts.path)).relative_to(SITE).as_posix()
+    return unquote(parts.path).lstrip("/")
 
 
 # ---------------------------------------------------------------- every page, both languages
-@pytest.mark.parametrize("src,lang", PAGES, ids=[url_of(s, l) or "home" for s, l in PAGES])
+@pytest.mark.parametrize("src,lang", PAGES, ids=[url_of(s, l) for s, l in PAGES])
 def test_page(tab, server, src, lang):
     page = tab.goto(server + url_of(src, lang), settle=True)
     markdown = markdown_of(src, lang)
@@ -239,8 +258,7 @@ def test_page(tab, server, src, lang):
 
 def test_built_pages_match_sources(site):
     """Every source page is built in both languages, and nothing else but the generated folder pages."""
-    built = {p.parent.relative_to(site).as_posix() + "/" for p in site.rglob("index.html")}
-    built = {"" if b == "./" else b for b in built}
+    built = {p.relative_to(site).as_posix() for p in html_pages(site)}
     expected = {url_of(s, l) for s, l in PAGES}
     assert expected <= built
     extra = {b for b in built - expected if not b.startswith(("zh/notes/demos", "notes/demos", "img/", "zh/img/"))}
@@ -251,9 +269,9 @@ def test_every_page_loads_at_phone_width(browser, server, site):
     """All pages, generated ones too: no error, and nothing wider than a phone (tables and code scroll inside)."""
     t = Watched(browser, viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
     try:
-        for index in sorted(site.rglob("index.html")):
-            url = index.parent.relative_to(site).as_posix() + "/"
-            page = t.goto(server + ("" if url == "./" else url))
+        for html_file in html_pages(site):
+            url = html_file.relative_to(site).as_posix()
+            page = t.goto(server + url)
             width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
             assert width[0] <= width[1], f"{url}: {width[0]} px wide on a {width[1]} px screen"
             for code in page.locator(".md-content pre > code").all()[:50]:
@@ -326,24 +344,22 @@ def page_text(src, lang):
     return re.sub(r"\]\([^)]*\)|<!--.*?-->", "", markdown_of(src, lang), flags=re.S)
 
 
+def han_words(text):
+    """The words of a text's Chinese as the search index holds them: each run of Han characters cut by jieba with
+    the site's word list (mkdocs.yml: search.jieba_dict_user), as Material's search plugin cuts them at build time."""
+    return {w for run in HAN.findall(text) for w in jieba.cut(run)}
+
+
 def mentions(text, term):
     if term.isascii():   # a word, or the start of one: the search matches the beginnings of words
         return re.search(r"(?<![A-Za-z0-9_])" + re.escape(term), text, re.I) is not None
-    return term in text
+    # a Chinese term: a word of the index that starts with it (the theme adds a trailing wildcard)
+    return any(w.startswith(term) for w in han_words(text))
 
 
-SEARCHES = [  # term, language, pages it must find at least
-    ("BPF_HASH", "en", {"lessons/006_bpf_hash/", "notes/maps/"}),
-    ("tracepoint", "en", {"lessons/007_exec/", "notes/probe-kinds/"}),
-    ("映射", "zh", {"zh/notes/maps/", "zh/lessons/005_perf_output/"}),
-    ("跟踪点", "zh", {"zh/notes/probe-kinds/"}),
-    ("环形缓冲区", "zh", {"zh/notes/output-paths/"}),
-]
-
-
-@pytest.mark.parametrize("term,lang,minimum", SEARCHES, ids=[s[0] for s in SEARCHES])
-def test_search(tab, server, term, lang, minimum):
-    page = tab.goto(server + url_of("README.md", lang))
+def search(page, term):
+    """Type term into the search box: (the count the theme shows, the results' paths in order, the highlighted
+    words), every result shown."""
     box = page.locator("input.md-search__input")
     box.click()
     box.press_sequentially(term)   # Chinese arrives as text input, as from an input method ...
@@ -361,20 +377,177 @@ def test_search(tab, server, term, lang, minimum):
         page.locator(".md-search__scrollwrap").evaluate("e => e.scrollTop = e.scrollHeight")
         page.wait_for_timeout(100)
     assert items.count() == total
-    found = {path_of(a.get_attribute("href"))
-             for a in page.locator(".md-search-result__item > a.md-search-result__link").all()}
+    found = [path_of(a.get_attribute("href"))
+             for a in page.locator(".md-search-result__item > a.md-search-result__link").all()]
+    marks = {m.inner_text() for m in page.locator(".md-search-result mark").all()}
+    return total, found, marks
+
+
+SEARCHES = [  # term, language, pages it must find at least
+    ("BPF_HASH", "en", {"lessons/006_bpf_hash/index.html", "notes/maps.html"}),
+    ("tracepoint", "en", {"lessons/007_exec/index.html", "notes/probe-kinds.html"}),
+    ("映射", "zh", {"zh/notes/maps.html", "zh/lessons/005_perf_output/index.html"}),
+    ("跟踪点", "zh", {"zh/notes/probe-kinds.html"}),
+    ("环形缓冲区", "zh", {"zh/notes/output-paths.html"}),
+    ("内核探针", "zh", {"zh/notes/probe-kinds.html"}),
+]
+
+
+@pytest.mark.parametrize("term,lang,minimum", SEARCHES, ids=[s[0] for s in SEARCHES])
+def test_search(tab, server, term, lang, minimum):
+    """The pages that use the term are found, and only they: an English term where it is (the start of) a word, a
+    Chinese one where it is (the start of) a word of the index, jieba's: 跟踪点 finds the pages that say 跟踪点, not
+    every page that says 跟踪."""
+    page = tab.goto(server + url_of("README.md", lang))
+    _, found, marks = search(page, term)
+    found = set(found)
     assert found, f"nothing found for {term!r}"
     assert all(f.startswith("zh/") == (lang == "zh") for f in found), "results in the reader's language only"
-    # The lessons and notes that use the term, from their sources, are all found. An English term is found where it
-    # is (the start of) a word, so exactly they are; a Chinese one is also looked up by the words it holds (环形缓冲区:
-    # 缓冲区), so more pages may come.
     candidates = {url_of(s, lang): s for s in SOURCES if s.startswith(("lessons/", "notes/"))}
     expected = {url for url, s in candidates.items() if mentions(page_text(s, lang), term)}
     assert minimum <= expected, "the notes no longer use the term: pick another"
-    found_pages = found & set(candidates)
-    assert expected <= found_pages
-    if term.isascii():
-        assert found_pages == expected
+    assert found & set(candidates) == expected
+    assert term in marks or term.lower() in {m.lower() for m in marks}, "the term is highlighted whole"
+    assert not tab.problems
+
+
+# The glossary's Chinese terms (notes/glossary.zh.md): the page that is about the term comes first, and a term of
+# two words finds fewer pages than its first word alone.
+GLOSSARY_SEARCHES = [  # term, first result, a shorter word that finds more pages
+    ("跟踪点", "zh/notes/probe-kinds.html", "跟踪"),
+    ("内核探针", "zh/notes/probe-kinds.html", "内核"),
+    ("原始跟踪点", "zh/notes/probe-kinds.html", "原始"),
+    ("环形缓冲区", "zh/notes/output-paths.html", "环形"),
+    ("映射", "zh/notes/maps.html", None),
+    ("辅助函数", "zh/notes/helpers.html", "函数"),
+    ("系统调用", "zh/notes/syscalls.html", "系统"),
+]
+
+
+@pytest.mark.parametrize("term,first,shorter", GLOSSARY_SEARCHES, ids=[s[0] for s in GLOSSARY_SEARCHES])
+def test_glossary_terms_find_their_page_first(tab, server, term, first, shorter):
+    assert term in (ROOT / "notes/glossary.zh.md").read_text(encoding="utf-8"), "not a glossary term: pick another"
+    page = tab.goto(server + url_of("README.md", "zh"))
+    total, found, _ = search(page, term)
+    assert found and found[0] == first, f"{term}: first result {found[:1]}"
+    if shorter:
+        page = tab.goto(server + url_of("README.md", "zh"))
+        total_shorter, _, _ = search(page, shorter)
+        assert total < total_shorter, f"{term}: {total} results, {shorter}: {total_shorter}"
+    assert not tab.problems
+
+
+def test_english_search_ranks_the_note_above_the_glossary(tab, server):
+    """trace_pipe: the note that explains it (notes/output-paths) before the glossary, which only names it."""
+    page = tab.goto(server + url_of("README.md", "en"))
+    _, found, _ = search(page, "trace_pipe")
+    pages = [f.split("#")[0] for f in found]
+    assert "notes/output-paths.html" in pages and "notes/glossary.html" in pages
+    assert pages.index("notes/output-paths.html") < pages.index("notes/glossary.html")
+    assert not tab.problems
+
+
+# ---------------------------------------------------------------- opened from files, no server
+@pytest.mark.parametrize("lang,term", [("en", "BPF_HASH"), ("zh", "跟踪点")])
+def test_the_site_works_opened_from_files(tab, site, lang, term):
+    """site/index.html opened as a file (file://): a link leads to a page, not to a folder's listing, and search
+    finds the term's pages, in the reader's language (each language's index is a script beside it)."""
+    home = (site / url_of("README.md", lang)).as_uri()
+    page = tab.goto(home)
+    lesson = LESSONS[1]
+    page.click(f'.md-content a[href$="{url_of(lesson, "en")}"] >> nth=0')   # the home's table of lessons
+    page.wait_for_url((site / url_of(lesson, lang)).as_uri())
+    assert h1(page) == title_of(markdown_of(lesson, lang)), "a link leads to the page"
+    assert page.locator(".md-content a[href$='/']").count() == 0, "no link to a folder (a listing, from files)"
+    page = tab.goto(home)
+    total, found, marks = search(page, term)
+    assert total > 0 and all(f.startswith("zh/") == (lang == "zh") for f in found)
+    minimum = next(m for t, _, m in SEARCHES if t == term)
+    assert minimum <= set(found) and term in marks
+    assert not tab.problems
+
+
+# ---------------------------------------------------------------- code, figures, titles, fonts
+def test_the_c_program_is_highlighted_as_c(tab, server):
+    """A lesson's C program, a string in its script, shows as C (C's types and functions), not as one string; the
+    block still holds the whole script (test_page)."""
+    src = f"lessons/{lesson_dirs()[1]}/README.md"   # lesson 001: its C program in a one-line string
+    page = tab.goto(server + url_of(src, "en"))
+    script = scripts(src)[0]
+    code = page.locator(f"#script-{script.stem} ~ div .highlight code").first
+    assert code.locator("span.kt").count() > 0, "C types (int, void) marked as types"
+    strings = [s.inner_text() for s in code.locator("span.s, span.s2, span.s1, span.sd").all()]
+    assert not any("bpf_trace_printk" in s and "{" in s for s in strings), "the C program is not one string"
+
+
+def test_a_transcript_is_copied_without_prompts_and_output(tab, server):
+    """A block of "$ command" lines and their output: highlighted as a shell session, and its copy button copies
+    the commands only."""
+    src = next(s for s in LESSONS if any(l.startswith("$ ") for l in markdown_of(s, "en").split("\n")))
+    page = tab.goto(server + url_of(src, "en"))
+    block = page.locator(".language-console").first
+    assert block.locator(".gp").count() > 0, "the prompts are marked"
+    commands = [l[2:] for l in block.inner_text().split("\n") if l.startswith("$ ")]
+    copied = block.locator("code").evaluate("""c => { c.setAttribute('data-md-copying', '');
+        const t = c.innerText; c.removeAttribute('data-md-copying'); return t.trimEnd(); }""")
+    assert copied.split("\n") == commands
+
+
+def test_a_chinese_page_shows_the_chinese_figures(site):
+    """Every image of a Chinese page (X.zh.md) is the Chinese figure (img/N.zh.svg) where there is one, in the
+    source and on the site, and every figure on the site is a link to itself (a click shows it whole)."""
+    zh_sources = sorted(p.relative_to(ROOT).as_posix() for p in ROOT.glob("**/*.zh.md")
+                        if not {".venv", "site", "results"} & set(p.relative_to(ROOT).parts))
+    checked = 0
+    for src in zh_sources:
+        for target in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", (ROOT / src).read_text(encoding="utf-8")):
+            path = (ROOT / src).parent / unquote(target)
+            zh = path.with_name(path.name[:-len(".svg")] + ".zh.svg")
+            if path.suffix == ".svg" and not path.name.endswith(".zh.svg"):
+                assert not zh.exists(), f"{src}: {target} where {zh.name} exists"
+            checked += 1
+    assert checked, "no figures on the Chinese pages"
+    for html_file in html_pages(site):
+        text = html_file.read_text(encoding="utf-8")
+        for a, img in re.findall(r'(<a [^>]*>)?<img [^>]*src="([^"]+\.svg)"', text):
+            if "/img/" in img or img.startswith("img/"):
+                assert f'href="{img}"' in a, f"{html_file.relative_to(site)}: {img} is not a link to itself"
+            if html_file.relative_to(site).parts[0] == "zh" and (site / "img").is_dir():
+                name = Path(img).name
+                if not name.endswith(".zh.svg"):
+                    assert not (ROOT / "img" / name.replace(".svg", ".zh.svg")).exists(), f"{html_file}: {img}"
+
+
+def test_figures_are_readable_at_the_sites_width(tab, server):
+    """The smallest text of each figure is at least 12 px as the page shows it (desktop)."""
+    for src in ("notes/output-paths.md", "notes/helpers.md"):
+        for lang in LANGS:
+            page = tab.goto(server + url_of(src, lang))
+            for img in page.locator(".md-content img[src$='.svg']").all():
+                name = img.get_attribute("src").rsplit("/", 1)[-1]
+                svg = (ROOT / "img" / name).read_text(encoding="utf-8")
+                view_width = float(re.search(r'viewBox="[\d.]+ [\d.]+ ([\d.]+)', svg)[1])
+                sizes = [float(x) for x in re.findall(r"font(?:-size)?:\s*(?:\d{3}\s+)?([\d.]+)px", svg)]
+                m = re.search(r"<!-- smallest text: ([\d.]+) -->", svg)   # text drawn as paths says its size
+                sizes += [float(m[1])] if m else []
+                assert sizes, f"{name}: no font size"
+                shown = img.evaluate("i => i.getBoundingClientRect().width") * min(sizes) / view_width
+                assert shown >= 12, f"{src} ({lang}): {name}: text {shown:.1f} px"
+    assert not tab.problems
+
+
+def test_titles_source_lines_and_fonts(tab, server):
+    """The Chinese home's title is the site's name once; each page says which file it is made from; the stylesheet
+    names Chinese fonts in its fallbacks."""
+    page = tab.goto(server + url_of("README.md", "zh"))
+    assert page.title() == title_of(markdown_of("README.md", "zh"))
+    for src, lang in (("notes/maps.md", "en"), ("notes/maps.md", "zh"), (LESSONS[0], "zh")):
+        page = tab.goto(server + url_of(src, lang))
+        source = src if lang == "en" else src[:-3] + ".zh.md"
+        assert page.locator(".page-source code").inner_text() == source
+        assert (ROOT / source).is_file()
+    font = page.evaluate("() => getComputedStyle(document.body).fontFamily")
+    assert "Noto Sans CJK SC" in font and "Microsoft YaHei" in font
     assert not tab.problems
 
 
@@ -397,6 +570,23 @@ def test_screenshots(browser, server):
             assert not t.problems
         finally:
             t.context.close()
+    for lang, term, name in (("zh", "跟踪点", "search-zh.png"), ("en", "trace_pipe", "search-en.png")):
+        t = Watched(browser, viewport=DESKTOP)
+        try:
+            page = t.goto(server + url_of("README.md", lang))
+            search(page, term)
+            page.locator(".md-search__scrollwrap").evaluate("e => e.scrollTop = 0")
+            page.screenshot(path=str(RESULTS / name))
+            assert not t.problems
+        finally:
+            t.context.close()
+    t = Watched(browser, viewport=DESKTOP)   # a figure of a Chinese note, as the page shows it
+    try:
+        page = t.goto(server + url_of("notes/output-paths.md", "zh"))
+        page.locator(".md-content img[src$='.svg']").first.screenshot(path=str(RESULTS / "figure-zh.png"))
+        assert not t.problems
+    finally:
+        t.context.close()
 
 
 # ---------------------------------------------------------------- what makes the build fail, and extra pages
@@ -437,7 +627,7 @@ def test_extra_pages_of_a_lesson_follow_it(tmp_path):
     code, out, site = build_copy(tmp_path, edit)
     assert code == 0, out
     for prefix, title in (("", "Exercise 1"), ("zh/", "练习 1")):
-        exercise = site / prefix / "lessons" / first / "exercises/01-try/index.html"
+        exercise = site / prefix / "lessons" / first / "exercises/01-try.html"
         assert f">{title}<" in exercise.read_text(encoding="utf-8")
         # from the lesson, "next" leads through its own pages (this one among them) to the next lesson
         chain, page = [], site / prefix / "lessons" / first / "index.html"
@@ -445,6 +635,6 @@ def test_extra_pages_of_a_lesson_follow_it(tmp_path):
             nxt = re.search(r'<a href="([^"]*)" class="md-footer__link md-footer__link--next"',
                             page.read_text(encoding="utf-8"))
             assert nxt, f"{page}: no next page"
-            page = (page.parent / nxt[1] / "index.html").resolve()
+            page = (page.parent / nxt[1]).resolve()
             chain.append(page)
         assert page.parent.name == second and exercise.resolve() in chain

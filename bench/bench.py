@@ -752,19 +752,51 @@ def goals(rows):
     return "\n".join(lines) + "\n"
 
 
-def chart(result, svg_path):
+CHART_WORDS = {   # the chart's words in each language (img/bench.svg, img/bench.zh.svg)
+    "en": dict(delivered="%s ×%s: events delivered, %% of caused", time="%s: workload time, × untraced (log scale)",
+               title="Delivery paths on %s, %d CPUs, %s;\nmedian of %d runs, bars min–max"),
+    "zh": dict(delivered="%s ×%s：送达的事件占引发事件的百分比", time="%s：负载用时，相对不跟踪的倍数（对数坐标）",
+               title="各传递路径，%s，%d 个 CPU，%s；\n%d 次运行的中位数，误差条为最小–最大"),
+}
+
+
+def charts(svg, lang):
+    """(language, path) of the charts to draw: --svg, in --lang; without it, img/bench.svg and img/bench.zh.svg."""
+    if svg:
+        return [(lang or "en", svg)]
+    return [(x, CHART.with_name(CHART.stem + ("" if x == "en" else "." + x) + ".svg")) for x in CHART_WORDS]
+
+
+def chart(result, svg_path, lang="en"):
+    """Readable on the website at its own size (scripts/figures.py: at most 7.15 in wide, no text under 9.5 pt);
+    text kept as text, in DejaVu Sans, then Chinese fonts for the Chinese chart (scripts/figures.py: CJK_FONTS)."""
+    import logging
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
-    plt.rcParams.update({"svg.hashsalt": "bench", "svg.fonttype": "path", "font.size": 8})
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+    family = ["DejaVu Sans"] + (["WenQuanYi Micro Hei", "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei"]
+                                if lang != "en" else [])
+    plt.rcParams.update({"svg.hashsalt": "bench", "svg.fonttype": "none", "font.size": 9.5, "font.family": family})
+    words = CHART_WORDS[lang]
     rows = result["rows"]
     workloads = [w for w in WORKLOADS if any(r["workload"] == w for r in rows)]
     heights = [sum(1 for r in rows if r["workload"] == w) for w in workloads]
-    fig, axes = plt.subplots(len(workloads), 2, figsize=(10, 1.0 + 0.26 * sum(heights) + 0.5 * len(workloads)),
-                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    delivering = [sum(1 for r in rows if r["workload"] == w and r.get("delivered_pct")) for w in workloads]
+    ratios = [h for pair in zip(delivering, heights) for h in pair]
+    fig, axes = plt.subplots(2 * len(workloads), 1, figsize=(7.15, 0.6 + 0.27 * sum(ratios) + 0.9 * len(ratios) / 2),
+                             gridspec_kw={"height_ratios": ratios}, squeeze=False,
+                             constrained_layout=True)
+    from matplotlib.transforms import blended_transform_factory
+
+    def title(ax, text):   # from the figure's left edge (the bars' labels are left of the axes), over the axes
+        ax.set_title(" ", fontsize=10.5)   # room for it
+        ax.text(0.005, 1.03, text, transform=blended_transform_factory(fig.transFigure, ax.transAxes),
+                ha="left", va="bottom", fontsize=10.5, weight="bold")
+    axes = [[axes[2 * i][0], axes[2 * i + 1][0]] for i in range(len(workloads))]   # each workload: two charts, one above the other
     for i, w in enumerate(workloads):
-        wr = [r for r in rows if r["workload"] == w]
+        wr = [r for r in rows if r["workload"] == w and r.get("delivered_pct")]   # untraced: nothing to deliver
         ys = list(range(len(wr)))[::-1]
         labels = [r["label"] for r in wr]
         ax = axes[i][0]
@@ -774,11 +806,14 @@ def chart(result, svg_path):
                 ax.barh(y, s["median"], color="#4c72b0" if s["median"] >= 99.999 else "#dd8452")
                 ax.errorbar(s["median"], y, xerr=[[s["median"] - s["min"]], [s["max"] - s["median"]]], fmt="none",
                             ecolor="black", capsize=2, lw=0.8)
-                ax.text(min(s["median"], 100) + 1, y, pct(s["median"]), va="center", fontsize=7)
+                ax.text(min(s["median"], 100) + 1, y, pct(s["median"]), va="center", fontsize=9.5)
         ax.set_yticks(ys)
         ax.set_yticklabels(labels)
         ax.set_xlim(0, 118)
-        ax.set_title("%s ×%s: events delivered, %% of caused" % (w, "{:,}".format(wr[0]["n"])), fontsize=9, loc="left")
+        title(ax, words["delivered"] % (w, "{:,}".format(wr[0]["n"])))
+        wr = [r for r in rows if r["workload"] == w]   # the time of every row, untraced too
+        ys = list(range(len(wr)))[::-1]
+        labels = [r["label"] for r in wr]
         ax = axes[i][1]
         for y, r in zip(ys, wr):
             s = r.get("slowdown")
@@ -786,23 +821,22 @@ def chart(result, svg_path):
                 ax.barh(y, s["median"], color="#55a868" if r["path"] != "untraced" else "#999999")
                 ax.errorbar(s["median"], y, xerr=[[s["median"] - s["min"]], [s["max"] - s["median"]]], fmt="none",
                             ecolor="black", capsize=2, lw=0.8)
-                ax.text(s["max"] * 1.04, y, fmt_slowdown(s["median"]), va="center", fontsize=7)
+                ax.text(s["max"] * 1.04, y, fmt_slowdown(s["median"]), va="center", fontsize=9.5)
         ax.set_xscale("log")
         ax.set_yticks(ys)
-        ax.set_yticklabels([])
+        ax.set_yticklabels(labels)
         top = max((r["slowdown"]["max"] for r in wr if r.get("slowdown")), default=2)
         ax.set_xlim(0.8, top * 2.2)
         ticks = (1, 1.5, 2, 3, 5, 10) if top < 8 else (1, 3, 10, 30, 100, 300, 1000)
         ax.xaxis.set_major_locator(FixedLocator([t for t in ticks if t <= top * 2.2]))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: "×%g" % v))
         ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_title("workload time, × untraced (log scale)", fontsize=9, loc="left")
+        title(ax, words["time"] % w)
     m = result["machine"]
-    fig.suptitle("Delivery paths on %s, %d CPUs, %s; median of %d runs, bars min–max"
-                 % (m["kernel"], m["cpus"], m["os"], result["settings"]["runs"]), fontsize=9)
-    fig.tight_layout()
+    fig.suptitle(words["title"] % (m["kernel"], m["cpus"], m["os"], result["settings"]["runs"]), fontsize=10.5,
+                 x=0.005, ha="left")
     svg_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(str(svg_path), format="svg", metadata={"Date": None})
+    fig.savefig(str(svg_path), format="svg", metadata={"Date": None, "Creator": None})
     plt.close(fig)
 
 
@@ -823,6 +857,7 @@ def parse_args():
     p.add_argument("--paths", default=",".join(x.id for x in PATHS), help="comma-separated subset of: " +
                    ",".join(x.id for x in PATHS))
     p.add_argument("--json", type=Path, help="write the results here (default %s; --quick: nowhere)" % RESULTS.relative_to(ROOT))
+    p.add_argument("--lang", choices=sorted(CHART_WORDS), help="with --svg: the chart's language (default en)")
     p.add_argument("--svg", type=Path, help="write the chart here (default %s; --quick: nowhere)" % CHART.relative_to(ROOT))
     p.add_argument("--no-write", action="store_true", help="print the table only")
     p.add_argument("--chart-only", action="store_true", help="redraw the chart and the table from --json, run nothing")
@@ -935,8 +970,9 @@ def main():
         except (OSError, ValueError) as e:
             sys.exit("error: cannot read %s: %s" % (src, e))
         report(result)
-        chart(result, args.svg or CHART)
-        print("chart: %s" % (args.svg or CHART))
+        for lang, path in charts(args.svg, args.lang):
+            chart(result, path, lang)
+            print("chart: %s" % path)
         if src == RESULTS:
             write_readmes(result)
         return 0
@@ -1019,8 +1055,9 @@ def main():
         if args.json_out == RESULTS:
             write_readmes(result)
     if args.svg_out:
-        chart(result, args.svg_out)
-        print("chart: %s" % args.svg_out)
+        for lang, path in charts(args.svg_out if args.svg_out != CHART else None, args.lang):
+            chart(result, path, lang)
+            print("chart: %s" % path)
     print("took %.0f s" % (time.monotonic() - t0))
     return 0
 

@@ -775,9 +775,19 @@ def chart(result, svg_path, lang="en"):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+    from matplotlib import font_manager
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     family = ["DejaVu Sans"] + (["WenQuanYi Micro Hei", "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei"]
                                 if lang != "en" else [])
+    if lang != "en":   # measured with WenQuanYi Micro Hei, a font collection (.ttc) matplotlib does not list itself
+        try:
+            font_manager.findfont(font_manager.FontProperties(family=family[1]), fallback_to_default=False)
+        except ValueError:
+            found = subprocess.run(["fc-match", "-f", "%{family}\t%{file}", family[1]], capture_output=True,
+                                   text=True).stdout if shutil.which("fc-match") else ""
+            if family[1] not in found.partition("\t")[0].split(","):
+                sys.exit("error: the Chinese chart needs the font %s: sudo apt install fonts-wqy-microhei" % family[1])
+            font_manager.fontManager.addfont(found.partition("\t")[2])
     plt.rcParams.update({"svg.hashsalt": "bench", "svg.fonttype": "none", "font.size": 9.5, "font.family": family})
     words = CHART_WORDS[lang]
     rows = result["rows"]

@@ -417,10 +417,10 @@ GLOSSARY_SEARCHES = [  # term, first result, a shorter word that finds more page
     ("跟踪点", "zh/notes/probe-kinds.html", "跟踪"),
     ("内核探针", "zh/notes/probe-kinds.html", "内核"),
     ("原始跟踪点", "zh/notes/probe-kinds.html", "原始"),
-    ("环形缓冲区", "zh/notes/output-paths.html", "环形"),
+    ("环形缓冲区", "zh/notes/output-paths.html", "缓冲区"),
     ("映射", "zh/notes/maps.html", None),
     ("辅助函数", "zh/notes/helpers.html", "函数"),
-    ("系统调用", "zh/notes/syscalls.html", "系统"),
+    ("系统调用", "zh/notes/syscalls.html", "调用"),
 ]
 
 

@@ -141,9 +141,9 @@ PID_TGID = {
 def pid_tgid(out_dir, lang):
     """The example values are the worker thread of the run shown in notes/helpers.md."""
     t, tgid, tid = PID_TGID[lang], 25840, 25841
-    width, height = WIDTH_IN * 72, 250
+    width, height = WIDTH_IN * 72, 232
     fig, ax = canvas(width, height)
-    left, right, top = 8, width - 8, 170        # the 64 bits: [left, right], 28 pt high, under the bit numbers
+    left, right, top = 8, width - 8, height - 80   # the 64 bits: [left, right], 28 pt high, under the bit numbers
     mid = (left + right) / 2
     ax.add_patch(Rectangle((left, top - 28), mid - left, 28, fc=COLORS["kernel"], ec=COLORS["edge"]))
     ax.add_patch(Rectangle((mid, top - 28), right - mid, 28, fc=COLORS["user"], ec=COLORS["edge"]))
@@ -174,21 +174,21 @@ PATHS = {
         buffer="the machine's one trace buffer, per-CPU,\nshared with every tool; lines merged by time",
         reader="trace_pipe (tracefs)\none reader at a time;\nreading consumes lines",
         python="b.trace_print() / b.trace_fields()\nparse text: (task, pid, cpu,\nflags, ts, msg)",
-        lost="old lines overwritten; counted only\nin per_cpu/cpu*/stats 'overrun'"),
+        lost="old lines overwritten; counted only in per_cpu/cpu*/stats 'overrun'"),
     "perf_buffer": dict(
         title="perf buffer: BPF_PERF_OUTPUT + perf_submit()",
         helper="events.perf_submit(ctx, &e, sizeof(e))\ncopies the struct (bpf_perf_event_output)",
         buffer="one ring per CPU (page_cnt pages each),\nthis program's own",
         reader="b.perf_buffer_poll(ms)\nepoll on every CPU's ring;\nCPU by CPU: order lost",
         python="callback(cpu, data, size)\nb['events'].event(data):\na view into the ring: copy fields",
-        lost="event dropped; lost_cb(n) called when\nthat CPU's next event arrives"),
+        lost="event dropped; lost_cb(n) called when that CPU's next event arrives"),
     "ring_buffer": dict(
         title="ring buffer: BPF_RINGBUF_OUTPUT (kernel 5.8+)",
         helper="events.ringbuf_output(&e, sizeof(e), 0)\nor ringbuf_reserve() + ringbuf_submit()",
         buffer="one ring for all CPUs (page_cnt pages),\nthis program's own",
         reader="b.ring_buffer_poll(ms)\nevents in the order\nthey were reserved",
         python="callback(ctx, data, size)\nb['events'].event(data):\na view into the ring: copy fields",
-        lost="ringbuf_output() returns < 0; only the\nprogram knows: count it there"),
+        lost="ringbuf_output() returns < 0; only the program knows: count it there"),
 }
 PATHS_ZH = {
     "trace_pipe": dict(
@@ -197,21 +197,21 @@ PATHS_ZH = {
         buffer="整台机器唯一的跟踪缓冲区，每 CPU 一份，\n所有工具共用；各行按时间合并",
         reader="trace_pipe（tracefs）\n一次只能有一个读取端；\n读走的行就没了",
         python="b.trace_print() / b.trace_fields()\n解析文本：(task, pid, cpu,\nflags, ts, msg)",
-        lost="最旧的行被覆盖；只在\nper_cpu/cpu*/stats 的 overrun 里计数"),
+        lost="最旧的行被覆盖；只在 per_cpu/cpu*/stats 的 overrun 里计数"),
     "perf_buffer": dict(
         title="perf 缓冲区：BPF_PERF_OUTPUT + perf_submit()",
         helper="events.perf_submit(ctx, &e, sizeof(e))\n复制结构体（bpf_perf_event_output）",
         buffer="每个 CPU 一个环（各 page_cnt 页），\n本程序独有",
         reader="b.perf_buffer_poll(ms)\n对每个 CPU 的环做 epoll；\n逐个 CPU 读：顺序会乱",
         python="callback(cpu, data, size)\nb['events'].event(data)：\n环内的视图，要复制字段",
-        lost="事件被丢弃；该 CPU 的下一个事件\n到达时调用 lost_cb(n)"),
+        lost="事件被丢弃；该 CPU 的下一个事件到达时调用 lost_cb(n)"),
     "ring_buffer": dict(
         title="BPF 环形缓冲区：BPF_RINGBUF_OUTPUT（内核 5.8+）",
         helper="events.ringbuf_output(&e, sizeof(e), 0)\n或 ringbuf_reserve() + ringbuf_submit()",
         buffer="所有 CPU 共用一个环（page_cnt 页），\n本程序独有",
         reader="b.ring_buffer_poll(ms)\n事件按预留的\n先后顺序到达",
         python="callback(ctx, data, size)\nb['events'].event(data)：\n环内的视图，要复制字段",
-        lost="ringbuf_output() 返回 < 0；只有\n程序自己知道：在程序里计数"),
+        lost="ringbuf_output() 返回 < 0；只有程序自己知道：在程序里计数"),
 }
 PATH_WORDS = {
     "en": dict(kernel="kernel", user="user space (Python, bcc)", probe="probe fires: the BPF program runs",
@@ -225,7 +225,7 @@ def paths(out_dir, lang):
     with what happens when the buffer is full under them."""
     written, words = [], PATH_WORDS[lang]
     for name, p in (PATHS if lang == "en" else PATHS_ZH).items():
-        width, height = WIDTH_IN * 72, 300
+        width, height = WIDTH_IN * 72, 266
         fig, ax = canvas(width, height)
         ax.text(6, height - 6, p["title"], fontsize=12, weight="bold", va="top")
         kcol, ucol, gap = 272, width - 30 - 272, 14   # two columns of boxes, side by side
@@ -250,7 +250,7 @@ def paths(out_dir, lang):
         arrow(ax, xk + kcol - 4, by, xu + 4, urows[0][0] - urows[0][1] / 2)
         arrow(ax, xu + ucol / 2, urows[0][0] - urows[0][1], xu + ucol / 2, urows[1][0])
         ax.text(8, bottom - 10, words["full"], fontsize=MIN_FONT, color=COLORS["lost"], va="top", weight="bold")
-        ax.text(8, bottom - 28, p["lost"].replace("\n", " " if lang == "en" else ""), fontsize=MIN_FONT,
+        ax.text(8, bottom - 28, p["lost"], fontsize=MIN_FONT,
                 color=COLORS["lost"], va="top")
         written.append(save(fig, out_dir, "path_%s%s.svg" % (name, suffix(lang))))
     return written

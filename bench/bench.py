@@ -793,7 +793,7 @@ def chart(result, svg_path, lang="en"):
     rows = result["rows"]
     workloads = [w for w in WORKLOADS if any(r["workload"] == w for r in rows)]
     heights = [sum(1 for r in rows if r["workload"] == w) for w in workloads]
-    delivering = [sum(1 for r in rows if r["workload"] == w and r.get("delivered_pct")) for w in workloads]
+    delivering = [max(1, sum(1 for r in rows if r["workload"] == w and r.get("delivered_pct"))) for w in workloads]
     ratios = [h for pair in zip(delivering, heights) for h in pair]
     fig, axes = plt.subplots(2 * len(workloads), 1, figsize=(7.15, 0.6 + 0.27 * sum(ratios) + 0.9 * len(ratios) / 2),
                              gridspec_kw={"height_ratios": ratios}, squeeze=False,
@@ -820,7 +820,7 @@ def chart(result, svg_path, lang="en"):
         ax.set_yticks(ys)
         ax.set_yticklabels(labels)
         ax.set_xlim(0, 118)
-        title(ax, words["delivered"] % (w, "{:,}".format(wr[0]["n"])))
+        title(ax, words["delivered"] % (w, "{:,}".format(next(r["n"] for r in rows if r["workload"] == w))))
         wr = [r for r in rows if r["workload"] == w]   # the time of every row, untraced too
         ys = list(range(len(wr)))[::-1]
         labels = [r["label"] for r in wr]

@@ -324,8 +324,11 @@ def bench(out_dir, lang):
 
 
 # ---------------------------------------------------------------- lesson 012's flame graph
-def flamegraph(out_dir):
-    """The lesson's own renderer (standard library only) on a folded file kept in img/."""
+def flamegraph(out_dir, lang):
+    """The lesson's own renderer (standard library only) on a folded file kept in img/. English only: its words are
+    function names and the command line, and the lessons link it (a page of its own, full size), not show it."""
+    if lang != "en":
+        return []
     path = os.path.join(ROOT, "lessons", "012_stacks", "flamegraph.py")
     spec = importlib.util.spec_from_file_location("flamegraph", path)
     module = importlib.util.module_from_spec(spec)

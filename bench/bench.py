@@ -779,7 +779,7 @@ def chart(result, svg_path, lang="en"):
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     family = ["DejaVu Sans"] + (["WenQuanYi Micro Hei", "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei"]
                                 if lang != "en" else [])
-    if lang != "en":   # measured with WenQuanYi Micro Hei, a font collection (.ttc) matplotlib does not list itself
+    if lang != "en":   # measured with WenQuanYi Micro Hei: from fontconfig if matplotlib's font cache predates it
         try:
             font_manager.findfont(font_manager.FontProperties(family=family[1]), fallback_to_default=False)
         except ValueError:

@@ -77,7 +77,7 @@ def use_language(lang):
         logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)   # the fonts of other systems
         try:
             font_manager.findfont(font_manager.FontProperties(family=CJK_FONTS[0]), fallback_to_default=False)
-        except ValueError:   # matplotlib's own list of fonts leaves out font collections (.ttc): fontconfig's file
+        except ValueError:   # not in matplotlib's font cache (made before the font was installed): fontconfig's file
             found = subprocess.run(["fc-match", "-f", "%{family}\t%{file}", CJK_FONTS[0]], capture_output=True,
                                    text=True).stdout if shutil.which("fc-match") else ""
             family, _, path = found.partition("\t")
@@ -128,11 +128,13 @@ def canvas(width, height):
 # ---------------------------------------------------------------- pid_tgid
 PID_TGID = {
     "en": dict(upper="tgid  (upper 32 bits)", lower="pid  (lower 32 bits)", example="e.g.",
-               process="the process id: getpid(),\nwhat ps shows as PID", thread="the thread id: gettid(),\none per thread",
+               process="the process id: getpid(),\nwhat ps shows as PID",
+               thread="the thread id: gettid(),\none per thread",
                keeps="keeps this half: the thread id,\nnot the process id",
                note="In the kernel a thread is a task with its own pid;\nthe process is the thread group (tgid)."),
     "zh": dict(upper="tgid（高 32 位）", lower="pid（低 32 位）", example="例如",
-               process="进程 ID：getpid()，\n即 ps 显示的 PID", thread="线程 ID：gettid()，\n每个线程一个",
+               process="进程 ID：getpid()，\n即 ps 显示的 PID",
+               thread="线程 ID：gettid()，\n每个线程一个",
                keeps="留下的是这一半：线程 ID，\n不是进程 ID",
                note="在内核里，线程是有自己 pid 的任务；\n进程是线程组（tgid）。"),
 }
@@ -216,7 +218,8 @@ PATHS_ZH = {
 PATH_WORDS = {
     "en": dict(kernel="kernel", user="user space (Python, bcc)", probe="probe fires: the BPF program runs",
                full="when the buffer is full:"),
-    "zh": dict(kernel="内核", user="用户态（Python、bcc）", probe="探针触发：BPF 程序运行", full="缓冲区满时："),
+    "zh": dict(kernel="内核", user="用户态（Python、bcc）", probe="探针触发：BPF 程序运行",
+               full="缓冲区满时："),
 }
 
 

@@ -413,14 +413,14 @@ def test_search(tab, server, term, lang, minimum):
 
 # The glossary's Chinese terms (notes/glossary.zh.md): the page that is about the term comes first, and a term of
 # two words finds fewer pages than its first word alone.
-GLOSSARY_SEARCHES = [  # term, first result, a shorter word that finds more pages
+GLOSSARY_SEARCHES = [  # term, first result (or one of the pages about it), a shorter word that finds more pages
     ("跟踪点", "zh/notes/probe-kinds.html", "跟踪"),
     ("内核探针", "zh/notes/probe-kinds.html", "内核"),
     ("原始跟踪点", "zh/notes/probe-kinds.html", "原始"),
     ("环形缓冲区", "zh/notes/output-paths.html", "缓冲区"),
     ("映射", "zh/notes/maps.html", None),
     ("辅助函数", "zh/notes/helpers.html", "函数"),
-    ("系统调用", "zh/notes/syscalls.html", "调用"),
+    ("系统调用", ("zh/notes/syscalls.html", "zh/notes/syscall-wrappers.html"), "调用"),
 ]
 
 
@@ -429,7 +429,7 @@ def test_glossary_terms_find_their_page_first(tab, server, term, first, shorter)
     assert term in (ROOT / "notes/glossary.zh.md").read_text(encoding="utf-8"), "not a glossary term: pick another"
     page = tab.goto(server + url_of("README.md", "zh"))
     total, found, _ = search(page, term)
-    assert found and found[0] == first, f"{term}: first result {found[:1]}"
+    assert found and found[0] in ((first,) if isinstance(first, str) else first), f"{term}: first result {found[:1]}"
     if shorter:
         page = tab.goto(server + url_of("README.md", "zh"))
         total_shorter, _, _ = search(page, shorter)

@@ -414,7 +414,7 @@ def test_search(tab, server, term, lang, minimum):
 # The glossary's Chinese terms (notes/glossary.zh.md): the page that is about the term comes first, and a term of
 # two words finds fewer pages than its first word alone.
 GLOSSARY_SEARCHES = [  # term, first result (or one of the pages about it), a shorter word that finds more pages
-    ("跟踪点", "zh/notes/probe-kinds.html", "跟踪"),
+    ("跟踪点", ("zh/notes/probe-kinds.html", "zh/lessons/011_usdt/index.html"), "跟踪"),   # 011: user-space ones
     ("内核探针", "zh/notes/probe-kinds.html", "内核"),
     ("原始跟踪点", "zh/notes/probe-kinds.html", "原始"),
     ("环形缓冲区", "zh/notes/output-paths.html", "缓冲区"),

@@ -68,7 +68,9 @@ figures:
 # (not the plumbing every lesson links, not the exercise starters)
 LESSON_SCRIPTS := $(filter-out $(wildcard lessons/*/plumbing.py lessons/*/ex_*.py),$(wildcard lessons/[0-9][0-9][0-9]_*/*.py))
 NOTEBOOKS := $(patsubst %.py,%.ipynb,$(LESSON_SCRIPTS))
-NOTEBOOK_METADATA := {"kernelspec": {"name": "ebpf-lessons", "display_name": "Python 3 (eBPF lessons, distro bcc)", "language": "python"}, "jupytext": {"notebook_metadata_filter": "-all"}}
+# The notebooks' kernel (set-up installs it) and no notebook metadata in the script on the way back: one file, which
+# the notebook tests read too.
+NOTEBOOK_METADATA := $(shell cat scripts/notebook-metadata.json)
 notebooks: setup $(NOTEBOOKS)
 lessons/%.ipynb: lessons/%.py
 	@$(PY) -m jupytext --quiet --to ipynb --update-metadata '$(NOTEBOOK_METADATA)' --output $@ $<

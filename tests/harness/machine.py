@@ -193,10 +193,10 @@ def btf_offsets_by_bpftool(struct_name, members):
     """{member: byte offset} of a struct in the running kernel, as `bpftool btf dump` reports it: a reading
     independent of any lesson's own BTF parser. None when bpftool or BTF is absent. Members of anonymous
     structs/unions are searched too."""
-    bpftool = shutil.which("bpftool") or next((p for p in ("/usr/sbin/bpftool", "/sbin/bpftool") if os.path.exists(p)), None)
-    if not (bpftool and CAPS.btf):
+    tool = bpftool()
+    if not (tool and CAPS.btf):
         return None
-    raw = subprocess.run([bpftool, "btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format", "raw"],
+    raw = subprocess.run([tool, "btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format", "raw"],
                          stdout=subprocess.PIPE, check=True, timeout=30).stdout.decode()
     types, current = {}, None     # id -> (kind, name, [(member, type id, bit offset)])
     for line in raw.splitlines():
@@ -235,12 +235,17 @@ def bcc_probe_events(pid):
 SYSCALL_NR = {"x86_64": {"clone": 56, "bpf": 321}, "aarch64": {"clone": 220, "bpf": 280}}.get(os.uname().machine, {})
 
 
+def bpftool():
+    """bpftool's path, or None: sbin may not be on a test's PATH, and some QEMU guests have no bpftool."""
+    return shutil.which("bpftool") or next((p for p in ("/usr/sbin/bpftool", "/sbin/bpftool") if os.path.exists(p)), None)
+
+
 def bpf_program_ids():
     """(the ids of every BPF program loaded in the kernel, how they were listed): `bpftool prog show`, or, where
     bpftool is absent (some QEMU guests), the bpf() command it uses, BPF_PROG_GET_NEXT_ID, called here."""
-    bpftool = shutil.which("bpftool") or next((p for p in ("/usr/sbin/bpftool", "/sbin/bpftool") if os.path.exists(p)), None)
-    if bpftool:
-        out = subprocess.run([bpftool, "-j", "prog", "show"], stdout=subprocess.PIPE, check=True, timeout=30).stdout
+    tool = bpftool()
+    if tool:
+        out = subprocess.run([tool, "-j", "prog", "show"], stdout=subprocess.PIPE, check=True, timeout=30).stdout
         return {p["id"] for p in json.loads(out or b"[]")}, "bpftool prog show"
     libc, attr, ids = ctypes.CDLL(None, use_errno=True), (ctypes.c_uint32 * 4)(), set()   # start_id, next_id, ...
     while libc.syscall(SYSCALL_NR["bpf"], 11, attr, ctypes.sizeof(attr)) == 0:   # 11: BPF_PROG_GET_NEXT_ID

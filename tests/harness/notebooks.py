@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from .machine import LESSONS, READY_TIMEOUT, STOP_TIMEOUT, TIME_SCALE, bpf_objects_of, programs_left
+from .machine import LESSONS, ROOT, READY_TIMEOUT, STOP_TIMEOUT, TIME_SCALE, bpf_objects_of, programs_left
 from .runner import LessonRun
 
 
@@ -17,11 +17,10 @@ from .runner import LessonRun
 # A lesson as a notebook: converted by jupytext as `make notebooks` does, executed by nbclient on the kernel that
 # set-up installs, while the test causes the events. NotebookRun has LessonRun's interface, so the script tests'
 # checks run on a notebook unchanged; stop(SIGINT) is Jupyter's interrupt button (it sends SIGINT to the kernel).
-NOTEBOOK_KERNEL = "ebpf-lessons"   # set-up installs it into .venv: the distro's python3, which sees bcc
-# What `make notebooks` passes to jupytext: the kernel, and no notebook metadata in the script on the way back.
-NOTEBOOK_METADATA = {"kernelspec": {"name": NOTEBOOK_KERNEL, "display_name": "Python 3 (eBPF lessons, distro bcc)",
-                                    "language": "python"},
-                     "jupytext": {"notebook_metadata_filter": "-all"}}
+# What `make notebooks` passes to jupytext (scripts/notebook-metadata.json, which the Makefile reads too): the
+# kernel set-up installs into .venv (the distro's python3, which sees bcc), and no notebook metadata in the script.
+NOTEBOOK_METADATA = json.loads((ROOT / "scripts" / "notebook-metadata.json").read_text())
+NOTEBOOK_KERNEL = NOTEBOOK_METADATA["kernelspec"]["name"]
 
 
 def notebook_tools_missing():

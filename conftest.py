@@ -28,10 +28,10 @@ def pytest_configure(config):
 
 def kernel_group(nodeid):
     """Which tests must run one after another, on one worker, when `make test` runs two at once: every test
-    of a lesson that reads the shared trace buffer (001-005: one reader at a time since Linux 6.5), with the
-    tests that fill, resize, clear or hold it, in one group; each other lesson's tests in a group of their own
-    (a lesson's tests may rely on its kernel-wide events: 006's sync() by anyone, 009's reads); tests that load
-    nothing into the kernel in none."""
+    of a lesson that reads the shared trace buffer (001-005: one reader at a time since Linux 6.5, and in the 5.10
+    and 6.1 stable series), with the tests that fill, resize, clear or hold it, in one group; each other lesson's
+    tests in a group of their own (a lesson's tests may rely on its kernel-wide events: 006's sync() by anyone,
+    009's reads); tests that load nothing into the kernel in none."""
     if nodeid.startswith(("tests/test_docs.py", "tests/test_plumbing.py")):   # compile or parse; load nothing
         return None
     if nodeid.endswith("second_solution_written_differently_passes[007-exit]"):   # it reads the trace pipe

@@ -357,8 +357,9 @@ class Bench:
         self.trace_default_kb = read_buffer_kb(self.tfs)
 
     def open_trace_pipe(self):
-        """trace_pipe has one reader at a time (a second open fails with EBUSY since Linux 6.5): open it only
-        for the trace pipe's runs, waiting (bounded) while another program reads it."""
+        """trace_pipe has one reader at a time (a second open fails with EBUSY since Linux 6.5, and in the 5.10
+        and 6.1 stable series): open it only for the trace pipe's runs, waiting (bounded) while another program
+        reads it."""
         deadline = time.monotonic() + 15
         while True:
             try:

@@ -349,7 +349,7 @@ def run(b, args, what, read, header=None, trace_pipe=False, summary=None):
     stopping, shown, lost_total, overruns = False, 0, 0, None
     if trace_pipe:
         try:
-            b.trace_open()   # before the ready line: since Linux 6.5 a second reader gets EBUSY
+            b.trace_open()   # before the ready line: a second reader gets EBUSY (6.5+; 5.10, 6.1 stable)
         except OSError as e:
             b.cleanup()
             fail("cannot open %s: %s (is another program reading it?)" % (e.filename, e.strerror))

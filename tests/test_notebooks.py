@@ -164,7 +164,8 @@ def notebook_args(script):
 def test_run_all_ends_by_itself_and_leaves_nothing_behind(notebook):
     """Every lesson with its own NOTEBOOK_ARGS (--duration 0.5): all cells run, the last one ends by itself, no
     error, and the kernel, still alive, holds no BPF program, map, perf event or trace_pipe. The lessons run at
-    the same time, except those that read trace_pipe: since Linux 6.5 one process at a time may open it (EBUSY)."""
+    the same time, except those that read trace_pipe: since Linux 6.5 (and in the 5.10 and 6.1 stable series)
+    one process at a time may open it (EBUSY)."""
     pipe = [s for s in SCRIPTS if re.search(r"trace_(print|fields|readline)\(", (LESSONS / s).read_text())]
     runs = {s: notebook(s, *notebook_args(s), ready=False) for s in SCRIPTS if s not in pipe}
     for script in pipe:

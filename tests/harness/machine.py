@@ -132,7 +132,8 @@ def trace_comms_allowed(pid, comm, before):
 @contextlib.contextmanager
 def hold_trace_pipe():
     """Hold trace_pipe open, as another tool reading it would. Yields whether the kernel lets only one
-    reader open it at a time (a second open gets EBUSY since Linux 6.5)."""
+    reader open it at a time (a second open gets EBUSY since Linux 6.5, and in the 5.10 and 6.1 stable
+    series)."""
     path = CAPS.tracefs + "/trace_pipe"
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)

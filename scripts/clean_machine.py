@@ -215,7 +215,7 @@ def clean(buffer_kb=None, lesson_dirs=None):
 
     ids, how = harness.bpf_program_ids()
     holders = program_holders()
-    lessons_now = lesson_processes()
+    lessons_now = lesson_processes(lesson_dirs)
     ours = sorted(i for i in ids if holders.get(i, set()) & set(lessons_now))
     if ours:
         left += len(ours)

@@ -92,6 +92,8 @@ def in_a_terminal(argv, seconds):
     pid, fd = pty.fork()
     if pid == 0:
         os.chdir(str(ROOT))
+        for name in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS"):   # a learner's shell, not `make test` around it
+            os.environ.pop(name, None)
         os.execvp(argv[0], argv)
     out, deadline = b"", time.monotonic() + seconds * TIME_SCALE
     while time.monotonic() < deadline:

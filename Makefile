@@ -3,10 +3,22 @@
 #   make test   set up what is missing, then run the whole test suite
 PY := .venv/bin/python
 
-.PHONY: setup run test doctor check watch report class-report clean-machine test-kernels test-kernels-ci figures notebooks lab bench site serve test-site
+.PHONY: setup bundle test-bundle run test doctor check watch report class-report clean-machine test-kernels test-kernels-ci figures notebooks lab bench site serve test-site
 
+# BUNDLE=path.tar: set up from an offline bundle (`make bundle`), with no network (README: Offline set-up).
 setup:
-	@bash scripts/setup.sh
+	@$(if $(BUNDLE),BUNDLE='$(BUNDLE)') bash scripts/setup.sh
+
+# The offline bundle: dist/ebpf-lessons-<distro>-<release>-<arch>.tar, for machines of this release and architecture
+# (KERNELS="...": the kernels it holds headers for; default the running one). Needs network; not part of `make test`.
+bundle:
+	@$(if $(KERNELS),KERNELS='$(KERNELS)') bash scripts/bundle.sh
+
+# The bundle tested for real (not part of `make test`; ~25 min on a quiet 2-core host): a bundle made here for Debian 12's stock
+# kernel, installed with no network in a guest booted from a root filesystem without bcc, which then runs the lesson
+# tests (scripts/test-bundle.sh; results in results/kernel-matrix/bookworm-6.1-bare/).
+test-bundle:
+	@bash scripts/test-bundle.sh
 
 run: setup
 	@$(PY) lessons/001_hello/hello.py

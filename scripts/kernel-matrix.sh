@@ -117,7 +117,7 @@ mkdir -p "$OUT" "$CACHE"
 # ---------------------------------------------------------------- rootfs (cached)
 lane_spec() {  # what the lane's rootfs is made of; a change rebuilds it
   lane_def "$1"
-  printf 'recipe %s\nsuite %s\n%s\npackages %s %s\n' "$RECIPE" "$SUITE" "$SOURCES" "$KERNEL" "$COMMON_PACKAGES"
+  printf 'recipe %s\nsuite %s\n%s\npackages %s %s\n' "$RECIPE" "$SUITE" "$SOURCES" "$KERNEL" "$PACKAGES"
   # (amd64's stamps predate the arch line: written for other architectures only, they stay valid)
   [ "$ARCH" = amd64 ] || printf 'arch %s\n' "$ARCH"
 }
@@ -134,7 +134,7 @@ build_rootfs() {  # build_rootfs LANE — $CACHE/LANE/rootfs, unless the stamp s
   say "$lane: building rootfs ($SUITE $ARCH; $KERNEL) with mmdebstrap"
   t0=$(now)
   rm -rf "$dir/rootfs" "$dir/stamp"
-  pkgs=$(echo "$KERNEL $COMMON_PACKAGES" | tr ' ' ',')
+  pkgs=$(echo "$KERNEL $PACKAGES" | tr ' ' ',')
   # variant essential: Essential:yes packages plus --include (and their dependencies), no recommends.
   # The kernel's postinst would build an initramfs we never use: divert update-initramfs to true.
   # /repo and /results are the mount points of the repo and results shares.

@@ -28,6 +28,10 @@ KREL=$(uname -r)
 ARCH=$(dpkg --print-architecture)
 # shellcheck source=apt.sh
 . scripts/apt.sh   # apt_install, apt_has, apt_update_once
+# Offline (BUNDLE=path: a bundle of `make bundle`): checks it fits this machine, then apt and pip below take
+# everything from it and nothing from the network (scripts/offline.sh).
+# shellcheck source=offline.sh
+[ -z "${BUNDLE:-}" ] || . scripts/offline.sh
 
 # 1. Packages. Never 'pip install bcc': PyPI's "bcc" is an unrelated project.
 apt_install bpfcc-tools python3-bpfcc python3-venv make

@@ -7,7 +7,8 @@
 #             bullseye's bpftool comes from the kernel's source package in bullseye-security, whose pool
 #             dropped the .deb its index still named (404, 2026-11-24); the tests then list BPF programs
 #             with the bpf() command bpftool uses, and read BTF offsets with the lesson's own parser only)
-# Every lane also gets COMMON_PACKAGES. Changing any of these rebuilds that lane's root filesystem.
+#   PACKAGES  what else the rootfs holds: COMMON_PACKAGES, but for a bare lane
+# Changing any of these rebuilds that lane's root filesystem.
 
 # Every lane, in the order `make test-kernels` runs them (the longest first: the arm64 lane is emulated
 # instruction by instruction on an x86 host, so it starts first and the x86 guests fill the other core).
@@ -20,11 +21,15 @@ ALL_LANES="trixie-arm64 bookworm-6.1 bookworm-6.12 bullseye-5.10 trixie-6.12"
 # systemtap-sdt-dev: the C programs lessons 011 and 012 build). python3-pytest-timeout is in bullseye, bookworm and trixie.
 COMMON_PACKAGES="bpfcc-tools python3-bpfcc python3-pytest python3-pytest-timeout make procps kmod coreutils util-linux gcc libc6-dev systemtap-sdt-dev"
 
+# A bare lane (bookworm-6.1-bare; not in ALL_LANES): what a fresh Debian has, no bcc, no headers, no make: the guest
+# sets up from an offline bundle (scripts/test-bundle.sh, `make test-bundle`). kmod: the guest's overlay module.
+BARE_PACKAGES="python3 procps kmod coreutils util-linux"
+
 MIRROR=http://deb.debian.org/debian
 SECURITY=http://deb.debian.org/debian-security
 
 lane_def() {
-  ARCH=amd64
+  ARCH=amd64 PACKAGES=$COMMON_PACKAGES
   case "$1" in
     bookworm-6.1)    # Debian 12's default kernel
       SUITE=bookworm
@@ -32,6 +37,9 @@ lane_def() {
     bookworm-6.12)   # the 6.12 kernel Debian 12 ships in bookworm-security (meta packages track 6.12.x)
       SUITE=bookworm
       KERNEL="linux-image-6.12-amd64 linux-headers-6.12-amd64 bpftool" ;;
+    bookworm-6.1-bare)   # Debian 12's default kernel alone: headers, bcc and the rest come from the bundle
+      SUITE=bookworm PACKAGES=$BARE_PACKAGES
+      KERNEL="linux-image-amd64" ;;
     bullseye-5.10)   # Debian 11: kernel 5.10, bcc 0.18, Python 3.9
       SUITE=bullseye
       KERNEL="linux-image-amd64 linux-headers-amd64" ;;

@@ -9,7 +9,7 @@
 
 # manifest_get FILE KEY — a top-level scalar of the manifest (bundle-manifest.py writes one key per line)
 manifest_get() {
-  sed -n 's/^  "'"$2"'": "\{0,1\}\([^"]*\)"\{0,1\},\{0,1\}$/\1/p' "$1" | head -n 1
+  sed -n -e 's/^  "'"$2"'": "\(.*\)",\{0,1\}$/\1/p' -e 's/^  "'"$2"'": \([^",]*\),\{0,1\}$/\1/p' "$1" | head -n 1
 }
 # manifest_items FILE KEY — the keys of a top-level object, or the items of a top-level list, one a line
 manifest_items() {

@@ -97,12 +97,20 @@ EOF
   export PIP_NO_INDEX=1 PIP_FIND_LINKS=$BUNDLE_DIR/wheels
 }
 
-if [ "${1:-}" = --check ]; then   # the tests' entry: bash scripts/offline.sh --check BUNDLE_DIR
+if [ "${1:-}" = --check ]; then   # the tests' entry: bash scripts/offline.sh --check BUNDLE (a .tar or a folder)
   set -euo pipefail
   die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
   BUNDLE=${2:?}
-  bundle_check "$BUNDLE/manifest.json"
-  echo "setup: bundle fits this machine"
+  OFFLINE_TMP=$(mktemp -d)
+  trap 'rm -rf "$OFFLINE_TMP"' EXIT
+  if [ -f "$BUNDLE" ]; then
+    tar -xOf "$BUNDLE" --occurrence=1 ebpf-lessons/bundle/manifest.json > "$OFFLINE_TMP/manifest.json" 2>/dev/null \
+      || die "bundle: $BUNDLE is not a bundle made by 'make bundle' (no ebpf-lessons/bundle/manifest.json in it)"
+    bundle_check "$OFFLINE_TMP/manifest.json"
+  else
+    bundle_check "$BUNDLE/manifest.json"
+  fi
+  echo "setup: bundle $(basename "$BUNDLE") fits this machine"
   exit 0
 fi
 

@@ -21,9 +21,10 @@ ALL_LANES="trixie-arm64 bookworm-6.1 bookworm-6.12 bullseye-5.10 trixie-6.12"
 # systemtap-sdt-dev: the C programs lessons 011 and 012 build). python3-pytest-timeout is in bullseye, bookworm and trixie.
 COMMON_PACKAGES="bpfcc-tools python3-bpfcc python3-pytest python3-pytest-timeout make procps kmod coreutils util-linux gcc libc6-dev systemtap-sdt-dev"
 
-# A bare lane (bookworm-6.1-bare; not in ALL_LANES): what a fresh Debian has, no bcc, no headers, no make: the guest
+# A bare lane (bookworm-6.1-bare; not in ALL_LANES): what a fresh Debian has (apt and mount: priority required, not
+# essential), no bcc, no headers, no make: the guest
 # sets up from an offline bundle (scripts/test-bundle.sh, `make test-bundle`). kmod: the guest's overlay module.
-BARE_PACKAGES="python3 procps kmod coreutils util-linux"
+BARE_PACKAGES="apt mount python3 procps kmod coreutils util-linux"
 
 MIRROR=http://deb.debian.org/debian
 SECURITY=http://deb.debian.org/debian-security

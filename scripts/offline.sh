@@ -86,12 +86,14 @@ bundle_apt() {
   local a=$OFFLINE_TMP/apt
   mkdir -p "$a/lists/partial" "$a/cache/archives/partial" "$a/sources.list.d"
   echo "deb [trusted=yes] file:$BUNDLE_DIR/debs ./" > "$a/sources.list"
+  # APT::Sandbox::User root: apt's _apt user may not read the bundle (unpacked in /root, say): nothing is downloaded.
   cat > "$a/apt.conf" <<EOF
 Dir::Etc::SourceList "$a/sources.list";
 Dir::Etc::SourceParts "$a/sources.list.d";
 Dir::State::Lists "$a/lists";
 Dir::Cache "$a/cache";
 Acquire::Languages "none";
+APT::Sandbox::User "root";
 EOF
   export APT_CONFIG=$a/apt.conf
   export PIP_NO_INDEX=1 PIP_FIND_LINKS=$BUNDLE_DIR/wheels
@@ -119,4 +121,4 @@ trap 'rm -rf "$OFFLINE_TMP"' EXIT
 bundle_open
 bundle_check "$BUNDLE_DIR/manifest.json"
 bundle_apt
-say "offline: installing from bundle $(basename "$BUNDLE") ($(manifest_get "$BUNDLE_DIR/manifest.json" created), commit $(manifest_get "$BUNDLE_DIR/manifest.json" repo_commit)); no network"
+say "offline: installing from bundle $BUNDLE ($(manifest_get "$BUNDLE_DIR/manifest.json" created), commit $(manifest_get "$BUNDLE_DIR/manifest.json" repo_commit)); no network"

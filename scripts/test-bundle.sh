@@ -8,7 +8,7 @@
 #      (scripts/matrix/bundle-guest.sh) unpacks the bundle, runs offline-setup.sh, `make run` and `make test` on
 #      the lesson tests
 #   3. say how big the bundle is, how long the offline set-up took, and how the tests went
-# Knobs: MATRIX_TESTS (the tests the guest runs: tests/test_0*.py), MATRIX_MEM (5G: the installed packages live
+# Knobs: MATRIX_TESTS (the tests the guest runs: tests/test_00[1-8]_*.py, lessons 001-008), MATRIX_MEM (5G: the installed packages live
 # in the guest's RAM), MATRIX_TIME_SCALE, MATRIX_QEMU_TIMEOUT (kernel-matrix.sh), BUNDLE_REUSE=1 (keep a bundle
 # made before, if it holds that kernel). Results: results/kernel-matrix/bookworm-6.1-bare/.
 set -euo pipefail
@@ -37,7 +37,7 @@ else
 fi
 
 res=results/kernel-matrix/$LANE
-MATRIX_JOBS=1 MATRIX_MEM=${MATRIX_MEM:-5G} MATRIX_TESTS=${MATRIX_TESTS:-tests/test_0*.py} \
+MATRIX_JOBS=1 MATRIX_MEM=${MATRIX_MEM:-5G} MATRIX_TESTS=${MATRIX_TESTS:-tests/test_00[1-8]_*.py} \
   MATRIX_GUEST_CMD="bash /repo/scripts/matrix/bundle-guest.sh $tarball" bash scripts/kernel-matrix.sh "$LANE"
 rc=$(cat "$res/rc" 2>/dev/null || echo none)
 summary=$(grep -E '^=+ .*(passed|failed|error).* in ' "$res/pytest.log" 2>/dev/null | tail -n 1 | tr -d '=' | sed 's/^ *//; s/ *$//')

@@ -13,14 +13,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "tests"))   # `import h
 from harness import CAPS, NO_SKIP, LessonRun, NotebookRun, clear_trace_buffer, notebook_tools_missing  # noqa: E402
 
 
-def ci_policy(path=Path(__file__).resolve().parent / "scripts/matrix/ci.env"):
-    """CI's policy (scripts/matrix/ci.env, which the matrix scripts source): {NAME: value}."""
-    return dict(re.findall(r'^(CI_\w+)="([^"]*)"$', path.read_text(), re.M))
-
-
-CI_EXERCISE_TESTS = tuple(ci_policy()["CI_EXERCISE_TESTS"].split())
-
-
 def pytest_configure(config):
     config.addinivalue_line("markers", "xdist_group(name): tests that must not run beside each other (make test "
                                        "runs two pytest-xdist workers with --dist loadgroup)")
@@ -56,20 +48,17 @@ def pytest_collection_modifyitems(config, items):
 
 
 def share_out(config, items):
-    """LESSONS_SHARD=k/n (the kernel matrix's CI mode): keep every n-th robustness test, every n-th exercise test
-    of CI_EXERCISE_TESTS (no other), and every n-th forced-kprobe test (on a kprobe kernel it repeats the auto
-    test's attach and checks with the flag given), from the k-th, so that n kernels together run each of them
-    once. Deselected, not skipped: pytest reports them as deselected."""
+    """LESSONS_SHARD=k/n (a sharing lane of the kernel matrix's CI mode, scripts/matrix/ci.env): keep every n-th
+    robustness and forced-kprobe test (on a kprobe kernel it repeats the auto test's attach and checks with the
+    flag given), from the k-th, so that n kernels together run each of them once, and no exercise test (the
+    lanes that do not share run CI_EXERCISE_TESTS). Deselected, not skipped: pytest reports them as deselected."""
     shard = os.environ.get("LESSONS_SHARD")
     if not shard:
         return
     k, n = map(int, shard.split("/"))
-    exercise = "tests/test_exercises.py::"
-    shared = [item for item in items if item.nodeid.startswith(("tests/test_robustness.py::", exercise,
+    dropped = {item.nodeid for item in items if item.nodeid.startswith("tests/test_exercises.py::")}
+    shared = [item for item in items if item.nodeid.startswith(("tests/test_robustness.py::",
                                                                  "tests/test_forced_kprobe.py::"))]
-    dropped = {item.nodeid for item in shared
-               if item.nodeid.startswith(exercise) and item.name.split("[")[0] not in CI_EXERCISE_TESTS}
-    shared = [item for item in shared if item.nodeid not in dropped]
     dropped |= {item.nodeid for i, item in enumerate(shared) if i % n != k}
     config.hook.pytest_deselected(items=[item for item in items if item.nodeid in dropped])
     items[:] = [item for item in items if item.nodeid not in dropped]

@@ -24,8 +24,8 @@
 # architecture's default: qemu64, max,pauth-impdef=on), MATRIX_SHARD (set: CI mode, as scripts/matrix/ci.env says:
 # the lanes $CI_LANES, and CI_JOBS, CI_TIME_SCALE, CI_QEMU_TIMEOUT as the defaults of the three knobs above;
 # each of the $CI_SHARE_LANES guests runs every lesson test but only its share of tests/test_robustness.py,
-# of the exercise tests ci.env names in CI_EXERCISE_TESTS and of the test_forced_kprobe tests, so that they together run each of those once,
-# and the others (arm64) run the lesson tests only; conftest.py,
+# and of the test_forced_kprobe tests, so that they together run each of those once, and no exercise test,
+# and the others (arm64) run the lesson tests and the exercise tests ci.env names in CI_EXERCISE_TESTS; conftest.py,
 # `make test-kernels-ci`),
 # MATRIX_HOST_JUNIT (CI: the junit.xml `make test` wrote; the host column is taken from it instead of running
 # the suite on the host a second time), MATRIX_APPEND (extra kernel command line), MATRIX_TESTS (pytest's
@@ -267,7 +267,7 @@ launch_lane() {  # launch_lane LANE — its guest in the background (CI: with it
     if [ -n "${share_index[$l]:-}" ]; then
       shard="${share_index[$l]}/${#share_index[@]}"
     elif [ -z "${MATRIX_TESTS:-}" ]; then
-      tests=$LESSON_TESTS   # not a sharing lane: every lesson test, nothing else (ci.env, CI_SHARE_LANES)
+      tests="$LESSON_TESTS $CI_EXERCISE_TESTS"   # not a sharing lane: every lesson test (ci.env, CI_SHARE_LANES)
     fi
   elif [ -z "${MATRIX_TESTS:-}" ]; then
     # An emulated architecture (arm64: ~2x an x86 guest's CPU per test) runs the lesson and exercise tests; the

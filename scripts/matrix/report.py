@@ -87,7 +87,8 @@ class Lane:
         env = kv(os.path.join(path, "guest.env"))
         self.shard = env.get("MATRIX_SHARD", "").strip("'\"")
         tests = env.get("MATRIX_TESTS", "test_robustness test_exercises")
-        self.lessons_only = "test_robustness" not in tests and "test_exercises" not in tests
+        self.lessons_only = "test_robustness" not in tests and ("test_exercises" not in tests or   # CI's arm64 lane:
+                                                                 "::test_the_reference_solution_passes" in tests)
         self.no_robustness = "test_robustness" not in tests and not self.lessons_only
         self.rc = read(os.path.join(path, "rc"), None)
         self.errors = []            # why the lane is red, beyond failing tests
@@ -260,9 +261,9 @@ PROSE = {
                  "architecture, kernel, bcc and Python. A cell is *passed/run* for that lesson's test file; `auto=` is "
                  "the probe kind `--probe auto` attached (a kprobe wherever the kernel has kprobes, the tracepoint where "
                  "it does not). A lane marked *CI share k/n* ran in CI mode (`make test-kernels-ci`): every lesson test "
-                 "except `test_forced_kprobe`, and every n-th robustness, exercise (reference solutions and untouched "
-                 "starters only) and `test_forced_kprobe` test from the k-th, so that the guests together run each of those once; one marked *lesson tests only* ran "
-                 "every lesson test and nothing else (in CI, the arm64 lane). In a full run the arm64 lane runs the lesson "
+                 "except `test_forced_kprobe`, and every n-th robustness and `test_forced_kprobe` test from the k-th, so "
+                 "that the guests together run each of those once; one marked *lesson tests only* ran every lesson "
+                 "test and the exercises' reference solutions (in CI, the arm64 lane). In a full run the arm64 lane runs the lesson "
                  "and exercise tests (*no robustness tests*); the robustness tests (signals, escaping, losses: the Python side) run on the x86-64 "
                  "lanes and the host.",
         "lanes": "## Lanes", "failures": "## Failures", "none": "None.", "how": "## How to reproduce",
@@ -276,9 +277,9 @@ PROSE = {
                  "也在平时跑测试的主机上运行。每一列写明这一通道的架构、内核、bcc 和 Python。"
                  "格子里是该课测试文件的 *通过数/运行数*；`auto=` 是 `--probe auto` 附加的探针种类"
                  "（内核有 kprobe 的地方用 kprobe，没有的地方用跟踪点）。标着 *CI share k/n* 的通道是在 CI 模式"
-                 "（`make test-kernels-ci`）下运行的：除 `test_forced_kprobe` 之外的每个课程测试都跑，健壮性测试、"
-                 "练习测试（只有参考答案和未改动的起步脚本）和 `test_forced_kprobe` 从第 k 个起每 n 个跑一个，几个客户机合起来每个测试正好跑一次。"
-                 "标着 *lesson tests only* 的通道只跑课程测试（CI 里的 arm64 通道）。完整运行时，arm64 通道跑课程测试和练习测试（*no robustness tests*）；"
+                 "（`make test-kernels-ci`）下运行的：除 `test_forced_kprobe` 之外的每个课程测试都跑，健壮性测试和 "
+                 "`test_forced_kprobe` 从第 k 个起每 n 个跑一个，几个客户机合起来每个测试正好跑一次。"
+                 "标着 *lesson tests only* 的通道跑课程测试和练习的参考答案（CI 里的 arm64 通道）。完整运行时，arm64 通道跑课程测试和练习测试（*no robustness tests*）；"
                  "健壮性测试（信号、转义、丢失计数，都是 Python 这一侧的行为）在 x86-64 通道和主机上跑。",
         "lanes": "## 通道", "failures": "## 失败", "none": "没有。", "how": "## 怎样复现",
         "logs": "每个通道的日志（串口控制台、pytest 输出、junit.xml）在 `results/kernel-matrix/<通道>/` 里。",

@@ -50,6 +50,7 @@ int on_tick(struct pt_regs *ctx) {
     return 0;
 }
 
+#ifdef WITH_REPORT                   // only with a pid: bcc 0.31 builds readarg_p from the enabled probe's code
 int on_report(struct pt_regs *ctx) {
     struct event_t e = {.probe = 'r'};
     e.pid = bpf_get_current_pid_tgid() >> 32;
@@ -57,6 +58,7 @@ int on_report(struct pt_regs *ctx) {
     events.perf_submit(ctx, &e, sizeof(e));
     return 0;
 }
+#endif
 """
 
 # %% tags=["parameters"]
@@ -90,7 +92,7 @@ if args.pid:
     u.enable_probe(probe="lesson:report", fn_name="on_report")
 for p in u.enumerate_probes():
     print("probe %s:%s, semaphore at %#x" % (plumbing.printable(p.provider), plumbing.printable(p.name), p.semaphore))
-b = BPF(text=program, usdt_contexts=[u])
+b = BPF(text=program, usdt_contexts=[u], cflags=["-DWITH_REPORT"] if args.pid else [])
 
 # %% [markdown]
 # ## Print — 打印

@@ -5,7 +5,8 @@
     python3 demo.py spin 10        main -> outer -> spin burns CPU for 10 seconds
     python3 demo.py --omit-frame-pointer calls 5      the same program built without frame pointers
 
-cc -O0 -fno-omit-frame-pointer (or -fomit-frame-pointer), by plumbing.build(), into ~/.cache/ebpf-lessons.
+cc -O0 -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer (or -fomit-frame-pointer), by plumbing.build(),
+into ~/.cache/ebpf-lessons.
 """
 import os
 import sys
@@ -13,7 +14,9 @@ import sys
 import plumbing   # ../plumbing.py: build() compiles a lesson's C file once, into a cache
 
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo.c")
-FLAGS = {True: ["-fno-omit-frame-pointer"], False: ["-fomit-frame-pointer"]}
+# -mno-omit-leaf-frame-pointer: inner() calls no function, and gcc on arm64 gives such a leaf no frame record
+# unless asked, so the unwinder went from inner straight to main (measured on Debian 13's arm64 kernel).
+FLAGS = {True: ["-fno-omit-frame-pointer", "-mno-omit-leaf-frame-pointer"], False: ["-fomit-frame-pointer"]}
 
 
 def build(frame_pointer=True):

@@ -13,7 +13,10 @@ from harness import EVENT_TIMEOUT
 
 LESSON = "010_uprobes/uprobes.py"
 ROW = re.compile(r"^(?P<pid>\d+)\s+(?P<comm>.+?)\s+(?P<result>0x[0-9a-f]+)\s+(?P<name>[^=]+?)(?:=(?P<value>.*))?$")
-ATTACHED = re.compile(r"^attached: (?P<kind>uprobe|uretprobe) \w*libc_so_6_0x(?P<offset>[0-9a-f]+)(?:_(?P<pid>\d+))?$")
+# libc's file as bcc names the event after it: libc.so.6 (through ld.so.cache), or, given a pid, the file the
+# process maps, which before glibc 2.34 is libc-2.31.so (Debian 11)
+ATTACHED = re.compile(r"^attached: (?P<kind>uprobe|uretprobe) \w*libc(?:_so_6|_2_\d+_so)_0x(?P<offset>[0-9a-f]+)"
+                      r"(?:_(?P<pid>\d+))?$")
 
 # A child that sets its comm, says "ready", then for each line "NAME N" on stdin calls libc's getenv(NAME) N times
 # and says "done ADDRESS", what the last call returned (its start-up, before "ready", calls getenv too: for names

@@ -18,23 +18,42 @@ def pytest_configure(config):
                                        "runs two pytest-xdist workers with --dist loadgroup)")
 
 
+# Tests that end before anything is loaded into the kernel (the root check, argparse, a compile that fails, a pid
+# that is gone), and tests of files that never reach the kernel: no group, whatever lesson they name.
+LOADS_NOTHING = ("test_not_root_is_one_clear_line", "test_bcc_not_importable_is_one_clear_line",
+                 "test_bad_command_line_values_are_a_usage_and_one_error_line",
+                 "test_broken_kernel_headers_are_one_line_pointing_to_setup",
+                 "test_a_pid_that_has_ended_is_one_error_line",
+                 "test_a_solution_that_does_not_compile_shows_the_compiler_error",
+                 "test_an_error_exit_is_one_line_and_stops_run_all",
+                 "test_round_trip_script_notebook_script_is_lossless", "test_notebook_follows_the_convention")
+
+
 def kernel_group(nodeid):
     """Which tests must run one after another, on one worker, when `make test` runs two at once: every test
-    of a lesson that reads the shared trace buffer (001-005: one reader at a time since Linux 6.5, and in the 5.10
-    and 6.1 stable series), with the tests that fill, resize, clear or hold it, in one group; each other lesson's
-    tests in a group of their own (a lesson's tests may rely on its kernel-wide events: 006's sync() by anyone,
-    009's reads); tests that load nothing into the kernel in none."""
-    if nodeid.startswith(("tests/test_docs.py", "tests/test_plumbing.py")):   # compile or parse; load nothing
+    that reads the shared trace buffer (lessons 001-004, 005 with --output trace_pipe and its exercise's starter:
+    one reader at a time since Linux 6.5, and in the 5.10 and 6.1 stable series), with the tests that fill,
+    resize, clear or hold it, in one group; each other lesson's tests in a group of their own (a lesson's tests
+    may rely on its kernel-wide events: 006's sync() by anyone, 009's reads); tests that load nothing into the
+    kernel in none."""
+    if nodeid.startswith("tests/test_docs.py::test_c_block_compiles"):   # one worker compiles them all, once
+        return "c-blocks"
+    if nodeid.startswith(("tests/test_docs.py", "tests/test_plumbing.py")) or \
+            nodeid.split("::")[-1].split("[")[0] in LOADS_NOTHING:
         return None
     if nodeid.endswith("second_solution_written_differently_passes[007-exit]"):   # it reads the trace pipe
         return "trace-buffer"
     lesson = re.search(r"(?<![\d.])0\d\d(?!\d)", nodeid)
-    if "test_bench.py" in nodeid or "trace_pipe" in nodeid or ("test_notebooks.py" in nodeid and not lesson) or \
-            "test_class_report.py" in nodeid or "clean_machine" in nodeid or "make_check" in nodeid or \
-            (lesson and "001" <= lesson.group() <= "005"):
+    lesson = lesson and lesson.group()
+    if "test_class_report.py" in nodeid or "make_check" in nodeid:   # they check 007-exit
+        return "lesson-007"
+    if "test_bench.py" in nodeid or "trace_pipe" in nodeid or "trace_buffer" in nodeid or \
+            ("test_notebooks.py" in nodeid and not lesson) or "clean_machine" in nodeid or \
+            (lesson and "001" <= lesson <= "004") or \
+            (lesson == "005" and nodeid.startswith("tests/test_exercises.py")):
         return "trace-buffer"
     if lesson:
-        return "lesson-" + lesson.group()
+        return "lesson-" + lesson
     return None
 
 

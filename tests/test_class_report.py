@@ -2,7 +2,7 @@
 for the class (scripts/class_report.py), one schema between them (scripts/report_schema.py).
 
 - reports made for real on this host (lesson 000 and the checker run; one exercise each, to stay short): one of
-  the repository as it is (001-fork's starter: not yet), one of a copy whose starter is the reference solution
+  the repository as it is (007-exit's starter: not yet), one of a copy whose starter is the reference solution
   (done); both fit the schema and say what this machine is;
 - synthetic reports from machines this host is not (arm64 with kprobes and fentry, a machine without bcc or root)
   and files that are not reports (not JSON, cut short, another kind of JSON, fields missing, a newer version,
@@ -44,17 +44,18 @@ def make_real_report(repo, out, only):
 
 @pytest.fixture(scope="module")
 def real_reports(bpf_ready, tmp_path_factory):
-    """(as it is, solved): two reports of this host, each checking 001-fork only."""
+    """(as it is, solved): two reports of this host, each checking 007-exit only (lesson 007's group: conftest.py,
+    kernel_group; an exercise of 001-004 would wait for the trace buffer's group)."""
     d = tmp_path_factory.mktemp("real")
-    as_is, said = make_real_report(ROOT, d / "report-as-is.json", "001-fork")
-    # A copy of what the report runs, with 001-fork's starter replaced by the reference solution: a learner's
+    as_is, said = make_real_report(ROOT, d / "report-as-is.json", "007-exit")
+    # A copy of what the report runs, with 007-exit's starter replaced by the reference solution: a learner's
     # machine where the exercise is done.
     copy_root = d / "solved"
     for part in ("lessons", "scripts", "solutions", "tests/harness"):
         shutil.copytree(ROOT / part, copy_root / part, symlinks=True,
                         ignore=shutil.ignore_patterns("__pycache__", "*.ipynb"))
-    shutil.copy(ROOT / "solutions" / "001-fork.py", copy_root / "lessons" / "001_hello" / "ex_fork.py")
-    solved, _ = make_real_report(copy_root, d / "report-solved.json", "001-fork")
+    shutil.copy(ROOT / "solutions" / "007-exit.py", copy_root / "lessons" / "007_exec" / "ex_exit.py")
+    solved, _ = make_real_report(copy_root, d / "report-solved.json", "007-exit")
     return as_is, solved, said
 
 
@@ -83,11 +84,11 @@ def class_report_ids():
 
 def test_a_real_report_holds_what_the_check_expected_and_saw(real_reports):
     as_is, solved, _ = real_reports
-    fork = next(e for e in as_is["exercises"] if e["id"] == "001-fork")
-    assert fork["state"] == "not yet"
-    assert fork["expected"][0].startswith('a line with "parent=') and fork["expected"][1].startswith("有一行含")
-    assert fork["saw"] and len(fork["saw"]) == 2
-    done = next(e for e in solved["exercises"] if e["id"] == "001-fork")
+    starter = next(e for e in as_is["exercises"] if e["id"] == "007-exit")
+    assert starter["state"] == "not yet"
+    assert starter["expected"][0].startswith('rows "') and starter["expected"][1].startswith("这几行")
+    assert starter["saw"] and len(starter["saw"]) == 2
+    done = next(e for e in solved["exercises"] if e["id"] == "007-exit")
     assert done["state"] == "done" and done["expected"] is None
 
 
@@ -100,7 +101,7 @@ def test_the_class_page_from_real_and_synthetic_reports(real_reports, tmp_path):
     md = (tmp_path / "class-report.md").read_text()
     host = socket.gethostname()
     row = next(line for line in md.splitlines() if line.startswith("| %s (report-host-solved.json)" % host))
-    assert "1 of 1 (%d not checked" % (len(class_report_ids()) - 1) in row and ": 001-fork" in row, row
+    assert "1 of 1 (%d not checked" % (len(class_report_ids()) - 1) in row and ": 007-exit" in row, row
     row = next(line for line in md.splitlines() if line.startswith("| %s (report-host.json)" % host))
     assert "0 of 1" in row
     assert "%d of %d ready" % (2 + 1, 2 + 2) in md, md     # both real ones and arm64 ready; the broken one not

@@ -161,20 +161,16 @@ def notebook_args(script):
     return [("0.5" if prev == "--duration" else a) for prev, a in zip([None] + args, args)]
 
 
-def test_run_all_ends_by_itself_and_leaves_nothing_behind(notebook):
-    """Every lesson with its own NOTEBOOK_ARGS (--duration 0.5): all cells run, the last one ends by itself, no
-    error, and the kernel, still alive, holds no BPF program, map, perf event or trace_pipe. The lessons run at
-    the same time, except those that read trace_pipe: since Linux 6.5 (and in the 5.10 and 6.1 stable series)
-    one process at a time may open it (EBUSY)."""
-    pipe = [s for s in SCRIPTS if re.search(r"trace_(print|fields|readline)\(", (LESSONS / s).read_text())]
-    runs = {s: notebook(s, *notebook_args(s), ready=False) for s in SCRIPTS if s not in pipe}
-    for script in pipe:
-        runs[script] = notebook(script, *notebook_args(script), ready=False)
-        runs[script].finish(60 * TIME_SCALE)
-    for script, run in runs.items():
-        run.finish(60 * TIME_SCALE)
-        run.assert_clean_exit()
-        assert script == "000_doctor/doctor.py" or any(map(READY.match, run.lines)), run.transcript()
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_run_all_ends_by_itself_and_leaves_nothing_behind(notebook, script):
+    """The lesson with its own NOTEBOOK_ARGS (--duration 0.5): all cells run, the last one ends by itself, no
+    error, and the kernel, still alive, holds no BPF program, map, perf event or trace_pipe. One lesson per test,
+    so that each runs in its lesson's group (conftest.py, kernel_group): those that read trace_pipe one after
+    another (since Linux 6.5, and in the 5.10 and 6.1 stable series, one process at a time may open it)."""
+    run = notebook(script, *notebook_args(script), ready=False)
+    run.finish(60 * TIME_SCALE)
+    run.assert_clean_exit()
+    assert script == "000_doctor/doctor.py" or any(map(READY.match, run.lines)), run.transcript()
 
 
 def test_an_error_exit_is_one_line_and_stops_run_all(notebook):

@@ -113,11 +113,12 @@ def in_a_terminal(argv, seconds):
 
 
 def test_what_a_learner_sees_of_make_check_not_yet(bpf_ready):
+    """007-exit's untouched starter, in lesson 007's group (conftest.py, kernel_group)."""
     require(shutil.which("make"), "make is not installed")
-    text, code = in_a_terminal(["make", "check", "EX=001-fork"], 180)
+    text, code = in_a_terminal(["make", "check", "EX=007-exit"], 180)
     lines = [l for l in text.splitlines() if l.strip() and not l.startswith("setup: ")]
     assert code == 2, text                       # GNU make's status for a failed recipe
-    assert lines[0].startswith("✗ 001-fork") and "not yet" in lines[0], text
+    assert lines[0].startswith("✗ 007-exit") and "not yet" in lines[0], text
     assert lines[-2].startswith('(make says "Error 1" next: not every exercise is done yet'), text
     assert re.match(r"^make: \*\*\* \[Makefile:\d+: check\] Error 1$", lines[-1]), text
     assert "Traceback" not in text and sum(l.startswith("make") for l in lines) == 1, text

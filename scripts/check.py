@@ -717,9 +717,9 @@ EXERCISES = {e.id: e for e in [
              "TRACEPOINT_PROBE(syscalls, sys_enter_exit_group) 和 args->error_code"),
     Exercise("008-failed", "008_execve/ex_failed.py", check_failed,
              "a BPF_HASH keyed by the thread id carries the call from sys_enter_execve to sys_exit_execve, where args->ret "
-             "is the result; submit the map's value itself (the BPF stack holds 512 bytes)",
+             "is the result; submit the map's value itself (no second copy on the stack)",
              "用以线程 ID 为键的 BPF_HASH 把调用从 sys_enter_execve 带到 sys_exit_execve，在那里 args->ret 就是结果；"
-             "直接提交映射里的值（BPF 栈只有 512 字节）"),
+             "直接提交映射里的值（不必在栈上再复制一份）"),
     Exercise("009-slow", "009_latency/ex_slow.py", check_slow,
              "a struct with the pid, the comm (bpf_get_current_comm) and the duration, sent with perf_submit(ctx, ...); in "
              "Python, open_perf_buffer() and b.perf_buffer_poll() as run()'s reader, one plumbing.show() line per record",
@@ -738,9 +738,9 @@ EXERCISES = {e.id: e for e in [
              python_probes_missing),
     Exercise("012-callers", "012_stacks/ex_callers.py", check_callers,
              "get_stackid(args, BPF_F_USER_STACK) walks the user stack; in Python b.sym(address, pid) names each "
-             "address; walk() gives them innermost first: reverse them",
+             "address; walk() gives them innermost first, and the starter's print already reverses its list",
              "get_stackid(args, BPF_F_USER_STACK) 走的是用户栈；Python 里用 b.sym(address, pid) 给每个地址取名；"
-             "walk() 给出的顺序是最内层在前，要倒过来"),
+             "walk() 给出的顺序是最内层在前，起步脚本打印时已经把列表倒过来了"),
 ]}
 
 

@@ -126,6 +126,7 @@ def test_the_reference_solution_passes(checker, exercise):
 def test_the_untouched_starter_runs_and_fails_with_its_message(checker, exercise):
     result = checker(exercise, check.EXERCISES[exercise].starter, negative=True)
     assert result.state == "not yet", result.lines          # it started: a starter runs as it is
+    assert not any("Traceback" in line or "ended with exit" in line for line in result.lines), result.lines
     assert result.lines[0].startswith(STARTER_SAYS[exercise]), result.lines
     assert result.lines[1].startswith("还没有：期望"), result.lines
     assert_one_clear_verdict(result)

@@ -44,7 +44,7 @@ def print_chmod():
     task, pid, cpu, flags, ts, msg = b.trace_fields()
     fields = plumbing.ours(msg, 3)
     if fields and fields[0] == b"1":
-        waiting[pid] = fields[1].split(b" ", 1)
+        waiting[pid] = fields[1:3]            # tgid, comm
     elif fields and pid in waiting:
         tgid, comm = waiting.pop(pid)
         mode, rest = fields[1], fields[2].split(b" ", 1)

@@ -5,7 +5,7 @@ import plumbing   # ../plumbing.py, the same for every lesson
 from bcc import BPF
 
 # sched:sched_process_exit fires as each task ends, but it has no exit code: find the tracepoint that has one
-# (sudo ls /sys/kernel/tracing/events/syscalls/ | grep exit_group).
+# (in tracefs, which lesson 000 names: sudo ls /sys/kernel/tracing/events/syscalls/ | grep exit_group).
 program = r"""
 #include <linux/sched.h>
 

@@ -113,7 +113,7 @@ def saved_cmdlines():
     """{pid: name} as the trace buffer remembers them (tracefs saved_cmdlines). A trace_pipe line's COMM is
     looked up here when the line is read: "<...>" for a pid with no entry yet, and, for a pid the kernel has
     just reused, the name of the process that had it before, until a context switch saves the new one."""
-    with open(CAPS.tracefs + "/saved_cmdlines") as f:
+    with open(CAPS.tracefs + "/saved_cmdlines", errors="surrogateescape") as f:   # a name may be any bytes
         return {int(pid): name for pid, _, name in (line.rstrip("\n").partition(" ") for line in f) if pid.isdigit()}
 
 

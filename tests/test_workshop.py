@@ -92,7 +92,7 @@ def in_a_terminal(argv, seconds):
     pid, fd = pty.fork()
     if pid == 0:
         os.chdir(str(ROOT))
-        for name in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS"):   # a learner's shell, not `make test` around it
+        for name in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "LESSONS_TIME_SCALE"):   # a learner's shell, not make test's
             os.environ.pop(name, None)
         os.execvp(argv[0], argv)
     out, deadline = b"", time.monotonic() + seconds * TIME_SCALE
@@ -127,7 +127,7 @@ def test_what_a_learner_sees_of_make_check_not_yet(bpf_ready):
 # ---------------------------------------------------------------- make clean-machine
 def clean(*args, lessons_under="/nonexistent"):
     """Run make clean-machine's script. It stops only the lesson scripts under `lessons_under`: not those other
-    tests run beside it (make test runs two workers)."""
+    tests run beside it (make test runs three workers)."""
     proc = run([sys.executable, str(CLEAN), "--lessons-under", str(lessons_under)] + list(args))
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc

@@ -16,6 +16,8 @@ from harness import CAPS, NO_SKIP, LessonRun, NotebookRun, clear_trace_buffer, n
 def pytest_configure(config):
     config.addinivalue_line("markers", "xdist_group(name): tests that must not run beside each other (make test "
                                        "runs three pytest-xdist workers with --dist loadgroup)")
+    config.addinivalue_line("markers", "trace_buffer: the test reads or clears the trace buffer, whatever its name "
+                                       "says (its group is the trace buffer's: kernel_group)")
 
 
 # Tests that end before anything is loaded into the kernel (the root check, argparse, a compile that fails, a pid
@@ -31,8 +33,9 @@ LOADS_NOTHING = ("test_not_root_is_one_clear_line", "test_bcc_not_importable_is_
 
 def kernel_group(nodeid):
     """Which tests must run one after another, on one worker, when `make test` runs three at once: every test
-    that reads the shared trace buffer (lessons 001-004, 005 with --output trace_pipe and its exercise's starter:
-    one reader at a time since Linux 6.5, and in the 5.10 and 6.1 stable series), with the tests that fill,
+    that reads the shared trace buffer (lessons 001-004, 005 with --output trace_pipe, and the exercise checks
+    that tests/test_exercises.py marks trace_buffer: one reader at a time since Linux 6.5, and in the 5.10 and 6.1
+    stable series), with the tests that fill,
     resize, clear or hold it, in one group; each other lesson's tests in a group of their own (a lesson's tests
     may rely on its kernel-wide events: 006's sync() by anyone, 009's reads); tests that load nothing into the
     kernel in none."""
@@ -41,16 +44,13 @@ def kernel_group(nodeid):
     if nodeid.startswith(("tests/test_docs.py", "tests/test_plumbing.py")) or \
             nodeid.split("::")[-1].split("[")[0] in LOADS_NOTHING:
         return None
-    if nodeid.endswith("second_solution_written_differently_passes[007-exit]"):   # it reads the trace pipe
-        return "trace-buffer"
     lesson = re.search(r"(?<![\d.])0\d\d(?!\d)", nodeid)
     lesson = lesson and lesson.group()
     if "test_class_report.py" in nodeid or "make_check" in nodeid:   # they check 007-exit
         return "lesson-007"
     if "test_bench.py" in nodeid or "trace_pipe" in nodeid or "trace_buffer" in nodeid or \
             ("test_notebooks.py" in nodeid and not lesson) or "clean_machine" in nodeid or \
-            (lesson and "001" <= lesson <= "004") or \
-            (lesson == "005" and nodeid.startswith("tests/test_exercises.py")):
+            (lesson and "001" <= lesson <= "004" and not nodeid.startswith("tests/test_exercises.py")):
         return "trace-buffer"
     if lesson:
         return "lesson-" + lesson
@@ -60,7 +60,7 @@ def kernel_group(nodeid):
 @pytest.hookimpl(tryfirst=True)   # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        group = kernel_group(item.nodeid)
+        group = "trace-buffer" if item.get_closest_marker("trace_buffer") else kernel_group(item.nodeid)
         if group:
             item.add_marker(pytest.mark.xdist_group(group))
     share_out(config, items)

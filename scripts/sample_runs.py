@@ -123,6 +123,7 @@ if __name__ == "__main__":
         sys.exit("error: the lessons need root: sudo python3 " + sys.argv[0])
     print("# %s, %s, Python %s" % (" ".join(os.uname()[2:3] + os.uname()[4:5]), open("/etc/debian_version").read().strip()
                                    if os.path.exists("/etc/debian_version") else "", sys.version.split()[0]))
-    scale = float(os.environ.get("LESSONS_TIME_SCALE", "1"))
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    from harness import TIME_SCALE
     for n in names:
-        look(n, scale) if n in LOOKS else sample(n, scale)
+        look(n, TIME_SCALE) if n in LOOKS else sample(n, TIME_SCALE)

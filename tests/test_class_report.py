@@ -21,7 +21,7 @@ import sys
 
 import pytest
 
-from harness import ROOT, TIME_SCALE, CAPS
+from harness import ROOT, TIME_SCALE, CAPS, learner_env
 from conftest import require
 
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -35,9 +35,8 @@ SECONDS = 300 * TIME_SCALE
 
 # ---------------------------------------------------------------- reports made for real on this host
 def make_real_report(repo, out, only):
-    env = {k: v for k, v in os.environ.items() if k != "LESSONS_TIME_SCALE"}    # a learner's machine: checks unscaled
     proc = subprocess.run([sys.executable, str(repo / "scripts" / "report.py"), "--out", str(out), "--only", only],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=SECONDS, env=env)
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=SECONDS, env=learner_env())
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
     return json.loads(out.read_text()), proc.stdout

@@ -24,7 +24,7 @@ import time
 
 import pytest
 
-from harness import CAPS, ROOT, TIME_SCALE, LessonRun, READY_TIMEOUT, bcc_probe_events
+from harness import CAPS, ROOT, TIME_SCALE, LessonRun, READY_TIMEOUT, bcc_probe_events, learner_env
 from conftest import require
 
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -92,9 +92,7 @@ def in_a_terminal(argv, seconds):
     pid, fd = pty.fork()
     if pid == 0:
         os.chdir(str(ROOT))
-        for name in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "LESSONS_TIME_SCALE"):   # a learner's shell, not make test's
-            os.environ.pop(name, None)
-        os.execvp(argv[0], argv)
+        os.execvpe(argv[0], argv, learner_env())
     out, deadline = b"", time.monotonic() + seconds * TIME_SCALE
     while time.monotonic() < deadline:
         ready, _, _ = select.select([fd], [], [], 1)

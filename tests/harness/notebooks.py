@@ -1,11 +1,13 @@
 """A lesson as a notebook: converted by jupytext as `make notebooks` does, executed by nbclient on the kernel set-up
 installs, with LessonRun's interface (so the script tests' checks run on a notebook unchanged)."""
+import functools
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -38,13 +40,22 @@ def notebook_tools_missing():
 
 
 def lesson_notebook(script, directory):
-    """Convert lessons/<script> with the jupytext command line, as `make notebooks` does; return the notebook
-    path (directory/<name>.ipynb)."""
+    """lessons/<script> as the notebook `make notebooks` writes, at directory/<name>.ipynb; returns that path."""
     out = Path(directory) / (Path(script).stem + ".ipynb")
-    subprocess.run([sys.executable, "-m", "jupytext", "--quiet", "--to", "ipynb", "--update-metadata",
-                    json.dumps(NOTEBOOK_METADATA), "--output", str(out), str(LESSONS / script)],
-                   check=True, timeout=60, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out.write_text(_converted(script, (LESSONS / script).stat().st_mtime_ns))
     return out
+
+
+@functools.lru_cache(maxsize=None)
+def _converted(script, mtime_ns):
+    """Converted with the jupytext command line, as `make notebooks` does; once per script (and version of it)
+    in a process: each lesson's notebook runs in several tests."""
+    with tempfile.TemporaryDirectory() as directory:
+        out = Path(directory) / (Path(script).stem + ".ipynb")
+        subprocess.run([sys.executable, "-m", "jupytext", "--quiet", "--to", "ipynb", "--update-metadata",
+                        json.dumps(NOTEBOOK_METADATA), "--output", str(out), str(LESSONS / script)],
+                       check=True, timeout=60 * TIME_SCALE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        return out.read_text()
 
 
 def with_notebook_args(nb, args):

@@ -48,7 +48,7 @@ def kernel_group(nodeid):
     lesson = lesson and lesson.group()
     if "test_class_report.py" in nodeid or "make_check" in nodeid:   # they check 007-exit
         return "lesson-007"
-    if "trace_pipe" in nodeid or "trace_buffer" in nodeid or \
+    if "test_bench.py" in nodeid or "trace_pipe" in nodeid or "trace_buffer" in nodeid or \
             ("test_notebooks.py" in nodeid and not lesson) or "clean_machine" in nodeid or \
             (lesson and "001" <= lesson <= "004" and not nodeid.startswith("tests/test_exercises.py")):
         return "trace-buffer"

@@ -9,13 +9,11 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from harness import CAPS, ROOT, TIME_SCALE, bpf_objects_of, programs_left
 from conftest import require
 
 BENCH = ROOT / "bench" / "bench.py"
-QUICK_TIMEOUT = 60 * TIME_SCALE      # about 2 s and 8 s (the two halves) on the 2-CPU host
+QUICK_TIMEOUT = 60 * TIME_SCALE      # about 8 s on the 2-CPU host
 
 
 def buffer_kb():
@@ -39,23 +37,13 @@ def prerequisites():
     require((ROOT / "lessons/008_execve/execve.py").exists(), "lesson 008 is missing")
 
 
-def paths_of(half):
-    """The benchmark's paths in two halves, each with the untraced baseline: those through the trace pipe, which
-    wait for the trace buffer's group (conftest.py, kernel_group), and the others, which run beside anything."""
-    bench = bench_module()
-    return [p for p in bench.PATHS if p.id == "untraced" or (p.kind == "trace_pipe") == (half == "trace_pipe")]
-
-
-@pytest.mark.parametrize("half", ["trace_pipe", "perf_ringbuf_bpftrace"])
-def test_quick_run_has_every_row_and_exact_losses(bpf_ready, tmp_path, half):
+def test_quick_run_has_every_row_and_exact_losses(bpf_ready, tmp_path):
     prerequisites()
     bench = bench_module()
-    paths = paths_of(half)
     out_json, out_svg = tmp_path / "results.json", tmp_path / "bench.svg"
     kb_before = buffer_kb()
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, str(BENCH), "--quick", "--paths", ",".join(p.id for p in paths),
-                           "--json", str(out_json), "--svg", str(out_svg)],
+    proc = subprocess.run([sys.executable, str(BENCH), "--quick", "--json", str(out_json), "--svg", str(out_svg)],
                           cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=QUICK_TIMEOUT)
     took = time.monotonic() - start
     out, err = proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
@@ -65,7 +53,7 @@ def test_quick_run_has_every_row_and_exact_losses(bpf_ready, tmp_path, half):
 
     # every (workload, path) row in the printed table, with its label
     table = [line for line in out.splitlines() if line.startswith("| ") and " ×" in line.split("|")[1]]
-    expected = [(w, p) for w in bench.WORKLOADS for p in paths if w in p.workloads]
+    expected = [(w, p) for w in bench.WORKLOADS for p in bench.PATHS if w in p.workloads]
     assert len(table) == len(expected), out
     for (w, p), line in zip(expected, table):
         cells = [c.strip() for c in line.strip("|").split("|")]
@@ -84,14 +72,11 @@ def test_quick_run_has_every_row_and_exact_losses(bpf_ready, tmp_path, half):
             if row["loss_exact"]:    # perf and ring buffers, filtered to the workload: nothing unaccounted
                 assert run["delivered"] + run["lost"] == run["caused"], (w, pid, run)
     # paths that cannot lose on a small burst deliver everything: the filter catches exactly the workload
-    if half == "trace_pipe":
-        assert not any(row["loss_exact"] for row in rows.values())   # the trace pipe's losses are not per workload
-    else:
-        for w in bench.WORKLOADS:
-            for pid in ("perf_1024", "ringbuf_4096", "ringbuf_nowakeup"):
-                run = rows[(w, pid)]["runs"][0]
-                assert run["delivered"] == run["caused"], (w, pid, run)
-        assert rows[("exec", "lesson008")]["runs"][0]["delivered"] == result["settings"]["n"]["exec"]
+    for w in bench.WORKLOADS:
+        for pid in ("perf_1024", "ringbuf_4096", "ringbuf_nowakeup"):
+            run = rows[(w, pid)]["runs"][0]
+            assert run["delivered"] == run["caused"], (w, pid, run)
+    assert rows[("exec", "lesson008")]["runs"][0]["delivered"] == result["settings"]["n"]["exec"]
     assert out_svg.read_text().lstrip().startswith("<?xml"), "no SVG chart"
     print("quick benchmark took %.1f s" % took)
 

@@ -15,7 +15,7 @@ from harness import CAPS, NO_SKIP, LessonRun, NotebookRun, clear_trace_buffer, n
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "xdist_group(name): tests that must not run beside each other (make test "
-                                       "runs three pytest-xdist workers with --dist loadgroup)")
+                                       "runs four pytest-xdist workers with --dist loadgroup)")
     config.addinivalue_line("markers", "trace_buffer: the test reads or clears the trace buffer, whatever its name "
                                        "says (its group is the trace buffer's: kernel_group)")
 
@@ -32,7 +32,7 @@ LOADS_NOTHING = ("test_not_root_is_one_clear_line", "test_bcc_not_importable_is_
 
 
 def kernel_group(nodeid):
-    """Which tests must run one after another, on one worker, when `make test` runs three at once: every test
+    """Which tests must run one after another, on one worker, when `make test` runs four at once: every test
     that reads the shared trace buffer (lessons 001-004, 005 with --output trace_pipe, and the exercise checks
     that tests/test_exercises.py marks trace_buffer: one reader at a time since Linux 6.5, and in the 5.10 and 6.1
     stable series), with the tests that fill,

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "tests"))   # `import harness`, as the tests import it
-from harness import CAPS, NO_SKIP, LessonRun, NotebookRun, clear_trace_buffer, notebook_tools_missing  # noqa: E402
+from harness import (CAPS, NO_SKIP, LessonRun, NotebookRun, clear_trace_buffer, let_ctrl_c_reach_children,  # noqa: E402
+                     notebook_tools_missing)
 
 
 def pytest_configure(config):
+    let_ctrl_c_reach_children()     # in each xdist worker too: they run this hook
     config.addinivalue_line("markers", "xdist_group(name): tests that must not run beside each other (make test "
                                        "runs four pytest-xdist workers with --dist loadgroup)")
     config.addinivalue_line("markers", "trace_buffer: the test reads or clears the trace buffer, whatever its name "

@@ -873,6 +873,7 @@ def explain_make_line(code):
 
 
 def main(argv=None):
+    harness.let_ctrl_c_reach_children()      # it stops the learner's script with SIGINT
     parser = argparse.ArgumentParser(description="Check the exercises (the tasks: lessons/NNN_*/EXERCISES.md). "
                                      "Exit status: 0 all done, 1 some not yet, 2 bad usage, 3 the rest cannot run here.")
     parser.add_argument("exercise", nargs="?", help="one exercise, e.g. 001-fork (default: all)")

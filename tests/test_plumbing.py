@@ -4,12 +4,14 @@ check through the lessons.)"""
 import argparse
 import ctypes
 import os
+import signal
 import struct
+import subprocess
 import sys
 
 import pytest
 
-from harness import LESSONS, btf_offsets_by_bpftool
+from harness import LESSONS, ROOT, btf_offsets_by_bpftool
 from conftest import require
 
 sys.path.insert(0, str(LESSONS))
@@ -211,3 +213,16 @@ def test_btf_offsets_of_this_kernel_agree_with_bpftool():
     expected = btf_offsets_by_bpftool("task_struct", ["real_parent", "tgid"])
     require(expected is not None, "no bpftool or no BTF here (the small BTF file above still tests the parser)")
     assert plumbing.btf_offsets("task_struct", "real_parent", "tgid") == expected
+
+
+def test_a_run_started_with_ctrl_c_ignored_still_gives_the_lessons_ctrl_c():
+    """`nohup make test &` (or any background job of a script) starts the tests with SIGINT ignored, which exec
+    passes on: a lesson would then install no KeyboardInterrupt handler. The harness undoes the ignore, so the
+    Python it starts catches SIGINT (SigCgt), as it does from a terminal."""
+    code = ("import signal, subprocess, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); sys.path.insert(0, %r); "
+            "import harness; harness.let_ctrl_c_reach_children(); "
+            "print(subprocess.run([sys.executable, '-c', 'print(open(\"/proc/self/status\").read())'], "
+            "stdout=subprocess.PIPE, text=True).stdout)" % str(ROOT / "tests"))
+    out = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, timeout=30).stdout
+    caught = int(next(line for line in out.splitlines() if line.startswith("SigCgt:")).split()[1], 16)
+    assert caught & (1 << (signal.SIGINT - 1)), out

@@ -27,6 +27,15 @@ READY_TIMEOUT = 30 * TIME_SCALE     # compile + load + attach (0.5-2 s on the ho
 EVENT_TIMEOUT = 10 * TIME_SCALE     # from the workload to the lesson's line
 STOP_TIMEOUT = 5 * TIME_SCALE       # from the signal to the exit
 NO_SKIP = os.environ.get("LESSONS_NO_SKIP") == "1"   # `make test`: a missing prerequisite fails, never skips
+def let_ctrl_c_reach_children():
+    """A process started with SIGINT ignored (a background job of a script: `nohup make test &`) passes the
+    ignore on through exec, and Python then installs no KeyboardInterrupt handler: every lesson it started would
+    shrug off Ctrl-C (and bpftrace, in the benchmark, SIGINT). Undo it in this process, so what it starts gets
+    SIGINT's default, as from a terminal."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 MAKE_TEST_ONLY = ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "LESSONS_TIME_SCALE", "LESSONS_NO_SKIP")
 
 

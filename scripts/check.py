@@ -434,9 +434,7 @@ def check_histogram(script):
         run = start(script, ["--syscall", "getppid", "--pid", puppet.pid])
         measured = [float(ms) for ms in puppet.do("getppid " + " ".join(map(str, GAPS))).split()]
         stop(run)
-        want = {}
-        for ms in measured:
-            want[bucket(ms)] = want.get(bucket(ms), 0) + 1
+        want = Counter(map(bucket, measured))     # what the message shows: each interval's own bucket
         got = {int(m.group(1)): int(m.group(3)) for m in map(HIST.match, run.lines) if m and int(m.group(3))}
         if not any(got == Counter(choice) for choice in itertools.product(*map(near_buckets, measured))):
             shown = ", ".join("%d->%d: %d" % (k, 2 * k - 1 if k else 1, v) for k, v in sorted(want.items()))

@@ -11,7 +11,6 @@ The convention every lesson follows (README.md, "Notebooks"):
   the probes detached (`b.cleanup()`);
 - each markdown cell carries its English text and a Chinese line under it.
 """
-import functools
 import json
 import re
 import tempfile
@@ -31,9 +30,9 @@ SCRIPTS = sorted(str(p.relative_to(LESSONS)) for p in LESSONS.glob("[0-9][0-9][0
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-@functools.lru_cache(maxsize=None)
 def converted_text(script):
-    """The notebook `make notebooks` writes for lessons/<script>, as JSON text; converted once per test session."""
+    """The notebook `make notebooks` writes for lessons/<script>, as JSON text (the harness converts each lesson
+    once per process)."""
     with tempfile.TemporaryDirectory() as directory:
         return lesson_notebook(script, directory).read_text()
 

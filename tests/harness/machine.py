@@ -27,6 +27,8 @@ READY_TIMEOUT = 30 * TIME_SCALE     # compile + load + attach (0.5-2 s on the ho
 EVENT_TIMEOUT = 10 * TIME_SCALE     # from the workload to the lesson's line
 STOP_TIMEOUT = 5 * TIME_SCALE       # from the signal to the exit
 NO_SKIP = os.environ.get("LESSONS_NO_SKIP") == "1"   # `make test`: a missing prerequisite fails, never skips
+
+
 def let_ctrl_c_reach_children():
     """A process started with SIGINT ignored (a background job of a script: `nohup make test &`) passes the
     ignore on through exec, and Python then installs no KeyboardInterrupt handler: every lesson it started would
@@ -43,6 +45,7 @@ def learner_env():
     """The environment of a learner's shell: without what make and `make test` set for the tests themselves, so
     that what a test starts as a learner would (make check, make report) waits as it does for them, unscaled."""
     return {k: v for k, v in os.environ.items() if k not in MAKE_TEST_ONLY}
+
 
 # Every lesson prints these two kinds of line (lessons/plumbing.py run(): CONTRIBUTING.md, "A lesson script").
 READY = re.compile(r"^Tracing .*Ctrl-C to end")

@@ -108,9 +108,14 @@ class NotebookRun(LessonRun):
         self.lines, self.err_lines = [], []
         self.returncode = self.stop_seconds = self.error = self.kernel_pid = None
         self.leftovers, self.prog_ids = None, set()
-        # the kernel runs where Jupyter runs a notebook beside the script: in the lesson's folder
+        # The kernel runs where Jupyter runs a notebook beside the script: in the lesson's folder. It talks to
+        # nbclient over unix sockets in this run's own directory, not TCP ports: jupyter_client picks free ports
+        # before the kernel binds them, so kernels started at once by make test's workers can race for one
+        # ("Kernel died before replying to kernel_info", jupyter_client#487; seen once with four workers).
+        from traitlets.config import Config
+        sockets = Config({"KernelManager": {"transport": "ipc", "ip": str(self.path.parent / "kernel")}})
         self.client = NotebookClient(self.nb, timeout=int(60 * TIME_SCALE), startup_timeout=int(READY_TIMEOUT),
-                                     resources={"metadata": {"path": str(self.script.parent)}})
+                                     resources={"metadata": {"path": str(self.script.parent)}}, config=sockets)
         self.proc = _NotebookProcess(self)
         self._open = {"cells"}
         self._thread = threading.Thread(target=self._execute, daemon=True)

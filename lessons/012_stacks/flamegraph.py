@@ -97,6 +97,15 @@ def write(path, stacks, title="Flame graph"):
         f.write(render(stacks, title))
 
 
+def save(folded, folded_path=None, svg_path=None, title="Flame graph"):
+    """Folded lines (without their newlines) to folded_path, and drawn to svg_path; either may be None."""
+    if folded_path:
+        with open(folded_path, "w") as f:
+            f.write("".join(line + "\n" for line in folded))
+    if svg_path:
+        write(svg_path, read(folded), title)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description="Draw folded stacks (frame;frame;... COUNT) as a flame graph, in SVG.")
     p.add_argument("folded", help="a file of folded stacks, or - for standard input")

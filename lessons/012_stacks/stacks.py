@@ -93,6 +93,8 @@ else:
 # %%
 def frames(stack_id, pid):
     """The stack's function names, innermost first; kernel ones end in _[k], as in folded stacks."""
+    if stack_id >= 0 and b["stacks"].Key(stack_id) not in b["stacks"]:   # deleted by the last --interval print
+        stack_id = -errno.ENOENT                                          # while this event was being counted
     if stack_id < 0:
         return ["[%s stack: %s]" % ("user" if pid else "kernel", errno.errorcode.get(-stack_id, stack_id))]
     return [plumbing.printable(b.sym(a, pid) if pid else b.ksym(a) + b"_[k]") for a in b["stacks"].walk(stack_id)]
@@ -110,15 +112,13 @@ def print_stacks():
     for (pid, comm, stack), n in sorted(merged.items(), key=lambda kv: -kv[1]):
         print("%7d %s (%d)\n%s" % (n, comm, pid, "".join("        %s\n" % f for f in stack)), end="")
         folded.append(";".join((comm,) + stack[::-1]).replace(" ", "_") + " %d" % n)
-    if args.folded:
-        with open(args.folded, "w") as f:
-            f.write("".join(line + "\n" for line in folded))
-    if args.svg:
-        flamegraph.write(args.svg, flamegraph.read(folded), "stacks.py " + what)
+    flamegraph.save(folded, args.folded, args.svg, "stacks.py " + what)   # to --folded and --svg, if given
     print("events: %d; stacks not stored: kernel %d, user %d" % (sum(merged.values()), *failed), flush=True)
-    b["counts"].clear()                       # and the stacks they used (bcc's StackTrace.clear() does nothing)
+    # Empty the table for the next interval: first the stacks printed (bcc's StackTrace.clear() does nothing), then
+    # the counts. In this order a count made in between is deleted too, instead of pointing at a deleted stack.
     for stack_id in {i for k, _ in counts for i in (k.kernel_stack, k.user_stack) if i >= 0}:
-        del b["stacks"][b["stacks"].Key(stack_id)]
+        b["stacks"].pop(b["stacks"].Key(stack_id), None)     # pop, not del: no error for one already gone
+    b["counts"].clear()
 
 
 def every_interval():

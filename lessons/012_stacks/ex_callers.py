@@ -8,7 +8,7 @@ program = r"""
 #include <asm/unistd.h>
 
 struct path_t { u32 pid; int stack; };
-BPF_STACK_TRACE(walks, 256);
+BPF_STACK_TRACE(walks, 16384);   // as many slots as bcc's profile: two stacks rarely share one
 BPF_HASH(calls, struct path_t, u64);
 
 int on_enter(struct tracepoint__raw_syscalls__sys_enter *args) {

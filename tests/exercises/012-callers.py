@@ -6,7 +6,7 @@ import plumbing
 from bcc import BPF
 
 b = BPF(text=r"""
-BPF_STACK_TRACE(user_stacks, 128);
+BPF_STACK_TRACE(user_stacks, 16384);
 BPF_HASH(seen, u64, u64);
 TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
     u64 key = (bpf_get_current_pid_tgid() >> 32) << 32;

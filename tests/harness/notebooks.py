@@ -1,13 +1,14 @@
 """A lesson as a notebook: converted by jupytext as `make notebooks` does, executed by nbclient on the kernel set-up
 installs, with LessonRun's interface (so the script tests' checks run on a notebook unchanged)."""
 import functools
+import hashlib
 import json
 import os
+import pwd
 import re
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -48,14 +49,24 @@ def lesson_notebook(script, directory):
 
 @functools.lru_cache(maxsize=None)
 def _converted(script, mtime_ns):
-    """Converted with the jupytext command line, as `make notebooks` does; once per script (and version of it)
-    in a process: each lesson's notebook runs in several tests."""
-    with tempfile.TemporaryDirectory() as directory:
-        out = Path(directory) / (Path(script).stem + ".ipynb")
-        subprocess.run([sys.executable, "-m", "jupytext", "--quiet", "--to", "ipynb", "--update-metadata",
-                        json.dumps(NOTEBOOK_METADATA), "--output", str(out), str(LESSONS / script)],
-                       check=True, timeout=60 * TIME_SCALE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        return out.read_text()
+    """Converted with the jupytext command line, as `make notebooks` does. Each lesson's notebook runs in several
+    tests, on several of make test's workers, and each conversion is a Python start that imports jupytext (0.45 s
+    of CPU on a machine whose two cores make test keeps busy): so once per script, jupytext version and metadata,
+    into the cache the lessons build their programs in (plumbing.build), and once per process from there."""
+    from importlib.metadata import version
+    digest = hashlib.sha256((LESSONS / script).read_bytes())
+    digest.update(json.dumps([NOTEBOOK_METADATA, version("jupytext")], sort_keys=True).encode())
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(pwd.getpwuid(os.geteuid()).pw_dir, ".cache")
+    cached = Path(cache) / "ebpf-lessons" / "notebooks" / (digest.hexdigest()[:16] + ".ipynb")
+    if cached.exists():
+        return cached.read_text()
+    cached.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    new = cached.with_name("%s.new%d.ipynb" % (cached.stem, os.getpid()))
+    subprocess.run([sys.executable, "-m", "jupytext", "--quiet", "--to", "ipynb", "--update-metadata",
+                    json.dumps(NOTEBOOK_METADATA), "--output", str(new), str(LESSONS / script)],
+                   check=True, timeout=60 * TIME_SCALE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    os.replace(new, cached)   # whole or not at all, when two workers convert it at once
+    return cached.read_text()
 
 
 def with_notebook_args(nb, args):

@@ -9,6 +9,7 @@ the notes' demos and the tests. plumbing.py imports it for the lessons.
 """
 import os
 import platform
+import pwd
 import struct
 import sys
 
@@ -17,6 +18,14 @@ import sys
 TRACEFS = next((d for d in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing") if os.path.exists(d + "/trace_pipe")),
                None)
 BTF = "/sys/kernel/btf/vmlinux"
+
+
+def cache_dir():
+    """Where the lessons keep what they build once (their C programs; the tests' notebooks): $XDG_CACHE_HOME/
+    ebpf-lessons, else ~/.cache/ebpf-lessons of the user running (root's under sudo). Read at each call: a test
+    may set XDG_CACHE_HOME."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(pwd.getpwuid(os.geteuid()).pw_dir, ".cache")
+    return os.path.join(cache, "ebpf-lessons")
 
 
 def kprobes_available():

@@ -25,7 +25,6 @@ import glob
 import hashlib
 import os
 import platform
-import pwd
 import secrets
 import shutil
 import signal
@@ -171,9 +170,8 @@ def build(*sources, flags=("-O2", "-g")):
     for path in paths:
         with open(path, "rb") as f:
             digest.update(f.read())
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(pwd.getpwuid(os.geteuid()).pw_dir, ".cache")
     name = os.path.splitext(os.path.basename(sources[0]))[0]
-    binary = os.path.join(cache, "ebpf-lessons", digest.hexdigest()[:16], name)
+    binary = os.path.join(facts.cache_dir(), digest.hexdigest()[:16], name)
     if not os.path.exists(binary):
         if not shutil.which("cc"):
             fail("cannot build %s: no C compiler (cc): sudo make setup, or: sudo apt install gcc libc6-dev "

@@ -4,7 +4,6 @@ import functools
 import hashlib
 import json
 import os
-import pwd
 import re
 import signal
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 
 from .machine import LESSONS, ROOT, READY_TIMEOUT, STOP_TIMEOUT, TIME_SCALE, bpf_objects_of, programs_left
 from .runner import LessonRun
+import facts  # noqa: E402,I100  (lessons/facts.py, on sys.path since .machine)
 
 
 # ---------------------------------------------------------------- notebooks
@@ -52,12 +52,11 @@ def _converted(script, mtime_ns):
     """Converted with the jupytext command line, as `make notebooks` does. Each lesson's notebook runs in several
     tests, on several of make test's workers, and each conversion is a Python start that imports jupytext (0.45 s
     of CPU on a machine whose two cores make test keeps busy): so once per script, jupytext version and metadata,
-    into the cache the lessons build their programs in (plumbing.build), and once per process from there."""
+    into the cache the lessons build their programs in (facts.cache_dir()), and once per process from there."""
     from importlib.metadata import version
     digest = hashlib.sha256((LESSONS / script).read_bytes())
     digest.update(json.dumps([NOTEBOOK_METADATA, version("jupytext")], sort_keys=True).encode())
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(pwd.getpwuid(os.geteuid()).pw_dir, ".cache")
-    cached = Path(cache) / "ebpf-lessons" / "notebooks" / (digest.hexdigest()[:16] + ".ipynb")
+    cached = Path(facts.cache_dir()) / "notebooks" / (digest.hexdigest()[:16] + ".ipynb")
     if cached.exists():
         return cached.read_text()
     cached.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

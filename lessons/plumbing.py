@@ -371,8 +371,10 @@ def run(b, args, what, read, header=None, trace_pipe=False, summary=None):
         signal.setitimer(signal.ITIMER_REAL, args.duration)
     try:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, HOLD)   # a Ctrl-C held back since parse() acts now
-        while not stopping and (getattr(args, "count", None) is None or shown < args.count):
+        more = True
+        while more:   # a stop that came before a read() still gets that read's printout (009's last histogram)
             read()
+            more = not stopping and (getattr(args, "count", None) is None or shown < args.count)
     except KeyboardInterrupt:
         pass
     finally:                     # leave nothing behind, whatever ended the run

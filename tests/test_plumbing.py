@@ -8,6 +8,7 @@ import signal
 import struct
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -175,6 +176,28 @@ def test_a_second_run_in_one_process_behaves_like_the_first(capsys):
         plumbing.run(Buffers(), args, "x", read)
         out = capsys.readouterr().out.splitlines()
         assert out.count("row") == 2 and out[-1] == "lost 6 events in total", out
+
+
+def test_a_stop_before_the_first_read_still_gets_its_printout(capsys):
+    """Ctrl-C pressed before run() reaches its first read() (held since parse(), or arriving just after the ready
+    line) ends the run after one read(): a lesson that prints in read() at the end of its interval (009's
+    histogram) prints what it counted, instead of ending with nothing."""
+    class Quiet(FakeBPF):
+        perf_buffers = {}
+
+        def cleanup(self):
+            pass
+    args = plumbing.parser("x").parse_args([])
+    reads = []
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, plumbing.HOLD)   # as parse() holds it
+    try:
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)   # pending on this thread (xdist's workers have
+                                                                   # others) until run() lets it through
+        plumbing.run(Quiet(), args, "x", lambda: reads.append(plumbing.stopping))
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    assert reads == [True], reads             # one read, made after the stop
+    assert capsys.readouterr().out.splitlines()[-1] == "Tracing x ... Hit Ctrl-C to end."
 
 
 def test_raw_bytes_reads_past_the_first_nul():

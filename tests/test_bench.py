@@ -149,3 +149,11 @@ def test_readmes_show_the_committed_results():
         text = path.read_text()
         start, end = text.index(bench.SECTION[0]) + len(bench.SECTION[0]), text.index(bench.SECTION[1])
         assert text[start:end] == bench.results_section(result, lang), "%s: run bench/bench.py --chart-only" % path
+
+
+def test_suite_time_bad_input_is_one_line():
+    """bench/suite_time.py, which times make test itself (too long to run here): bad input stops it at once."""
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "suite_time.py"), "--runs", "0"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30 * TIME_SCALE, text=True)
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    assert proc.stderr.splitlines()[-1] == "suite_time.py: error: --runs must be between 1 and 20", proc.stderr

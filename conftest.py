@@ -24,6 +24,8 @@ def pytest_configure(config):
 
 # Tests that end before anything is loaded into the kernel (the root check, argparse, a compile that fails, a pid
 # that is gone), and tests of files that never reach the kernel: no group, whatever lesson they name.
+# (An exercise check that fails to compile is marked trace_buffer where the checker empties the trace buffer
+# before it starts the script: tests/test_exercises.py.)
 LOADS_NOTHING = ("test_not_root_is_one_clear_line", "test_bcc_not_importable_is_one_clear_line",
                  "test_bad_command_line_values_are_a_usage_and_one_error_line",
                  "test_broken_kernel_headers_are_one_line_pointing_to_setup",

@@ -53,9 +53,10 @@ def one_run(junit):
     cases = list(ET.parse(junit).iter("testcase")) if os.path.exists(junit) else []
     failed = sum(1 for c in cases if c.find("failure") is not None or c.find("error") is not None)
     group = sum(float(c.get("time", 0)) for c in cases if c.get("name", "").endswith("@trace-buffer"))
-    last = proc.stdout.strip().splitlines()[-1:] or ["(no output)"]
+    last = [line for line in proc.stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))] or \
+        proc.stdout.strip().splitlines()[-1:] or ["(no output)"]
     return {"exit": proc.returncode, "wall": wall, "cpu": cpu, "tests": len(cases), "failed": failed,
-            "group": group, "steal": steal, "solo": solo, "pair": pair, "pair_after": pair_after, "last": last[0]}
+            "group": group, "steal": steal, "solo": solo, "pair": pair, "pair_after": pair_after, "last": "\n".join(last)}
 
 
 def main():
@@ -78,7 +79,7 @@ def main():
                 r["pair_after"]), flush=True)
             if r["exit"] != 0:
                 exit_code = 1
-                print("run %d: make test exited %d: %s" % (i, r["exit"], r["last"]), file=sys.stderr)
+                print("run %d: make test exited %d:\n%s" % (i, r["exit"], r["last"]), file=sys.stderr)
     return exit_code
 
 

@@ -168,7 +168,7 @@ def test_a_second_solution_written_differently_passes(checker, exercise):
     assert result.state == "done", "\n".join(result.lines)   # whole: a list's repr is cut short
 
 
-@pytest.mark.parametrize("exercise", IDS)
+@pytest.mark.parametrize("exercise", SOLUTIONS)   # the check of 001-004 empties the trace buffer before the compile
 def test_a_solution_that_does_not_compile_shows_the_compiler_error(checker, exercise, tmp_path):
     result = checker(exercise, variant(tmp_path, exercise, "return 0;", "return 0"), negative=True)
     assert result.state == "cannot start", result.lines

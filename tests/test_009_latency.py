@@ -16,7 +16,7 @@ BUCKET = re.compile(r"^\s*(?P<low>\d+) -> (?P<high>\d+)\s+: (?P<count>\d+)\s+\|"
 STAMP = re.compile(r"^\d\d:\d\d:\d\d$")
 OPEN = re.compile(r"^reads with no return seen: (\d+)$")
 SHORT, LONG = 0.024, 0.180    # s
-MARGIN = 0.9                  # the kernel's duration is the child's, less at most 10 % of it (the os.read() overhead)
+MARGIN = 0.9                  # the kernel's duration: at least 90 % of the child's window or of the delay (expected())
 PAIRS = {"kprobe": ["kprobe vfs_read", "kretprobe vfs_read"],
          "tracepoint": ["tracepoint syscalls:sys_enter_read", "tracepoint syscalls:sys_exit_read"]}
 
@@ -27,11 +27,14 @@ def bucket(seconds):
     return 0 if us < 2 else 1 << (us.bit_length() - 1)
 
 
-def expected(took):
-    """{bucket: reads the lesson must have counted there}: the reads whose window is all in one bucket."""
+def expected(took, delays):
+    """{bucket: reads the lesson must have counted there}: the reads whose window is all in one bucket. The
+    kernel's duration is at most the child's window and at least MARGIN of it or of the delay, whichever is less:
+    under emulation the child may run late after its read returns (Debian 13 under TCG: a 24 ms read the child
+    timed at 33-65 ms, which the lesson rightly counted lower)."""
     want = {}
-    for t in took:
-        if t >= 0.002 and bucket(t * MARGIN) == bucket(t):
+    for t, delay in zip(took, delays):
+        if t >= 0.002 and bucket(min(t, delay) * MARGIN) == bucket(t):
             want[bucket(t)] = want.get(bucket(t), 0) + 1
     assert sum(want.values()) >= len(took) // 2, "the machine is too busy for these timings: %s" % took
     return want
@@ -50,7 +53,7 @@ def attached(run):
 
 
 def check_buckets(run, delays=(SHORT,) * 4 + (LONG,) * 3):
-    want = expected(pipe_reads(list(delays))[1])
+    want = expected(pipe_reads(list(delays))[1], delays)
     run.stop()
     run.assert_clean_exit()
     got = histogram(run)

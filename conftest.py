@@ -33,7 +33,7 @@ LOADS_NOTHING = ("test_not_root_is_one_clear_line", "test_bcc_not_importable_is_
                  "test_a_solution_that_does_not_compile_shows_the_compiler_error",
                  "test_an_error_exit_is_one_line_and_stops_run_all",
                  "test_round_trip_script_notebook_script_is_lossless", "test_notebook_follows_the_convention",
-                 "test_bad_input_is_one_line", "test_readmes_show_the_committed_results", "test_the_halves_have_every_row",
+                 "test_bad_input_is_one_line", "test_readmes_show_the_committed_results",
                  "test_suite_time_bad_input_is_one_line")
 
 

@@ -9,8 +9,8 @@ neighbours we cannot see: the same commit took 106 s on one day and 170 s on the
 fast the host was: a fixed Python loop timed alone, then two copies at once, before and after the run, and the
 CPU time the hypervisor stole meanwhile. On a host whose two cores are free, two copies take as long as one; when
 they take ~1.7 times as long, the suite's seconds mean little. The CPU seconds tell it too: the suite does the
-same work every run, so more CPU seconds for it mean slower cores. The trace buffer's group is the suite's longest path (conftest.py, kernel_group): its tests' time is
-shown apart, from pytest's junit XML.
+same work every run, so more CPU seconds for it mean slower cores. The trace buffer's group is the suite's
+longest path (conftest.py, kernel_group): its tests' time is shown apart, from pytest's junit XML.
 """
 import argparse
 import os
@@ -23,12 +23,14 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LOOP = "import time\nt = time.process_time()\nx = 0\nfor i in range(5_000_000):\n    x += i\nprint(time.process_time() - t)"
+LOOP = ("import time\nt = time.process_time()\nx = 0\nfor i in range(5_000_000):\n    x += i\n"
+        "print(time.process_time() - t)")
 
 
 def loop_seconds(copies):
     """CPU seconds of the fixed loop, the slowest of `copies` run at once."""
-    procs = [subprocess.Popen([sys.executable, "-c", LOOP], stdout=subprocess.PIPE, text=True) for _ in range(copies)]
+    procs = [subprocess.Popen([sys.executable, "-c", LOOP], stdout=subprocess.PIPE, text=True)
+             for _ in range(copies)]
     return max(float(p.communicate(timeout=120)[0]) for p in procs)
 
 
@@ -56,7 +58,8 @@ def one_run(junit):
     last = [line for line in proc.stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))] or \
         proc.stdout.strip().splitlines()[-1:] or ["(no output)"]
     return {"exit": proc.returncode, "wall": wall, "cpu": cpu, "tests": len(cases), "failed": failed,
-            "group": group, "steal": steal, "solo": solo, "pair": pair, "pair_after": pair_after, "last": "\n".join(last)}
+            "group": group, "steal": steal, "solo": solo, "pair": pair, "pair_after": pair_after,
+            "last": "\n".join(last)}
 
 
 def main():
@@ -67,8 +70,8 @@ def main():
         p.error("--runs must be between 1 and 20")
     if os.geteuid() != 0:
         sys.exit("error: make test runs as root: sudo .venv/bin/python bench/suite_time.py")
-    print("| run | make test s | CPU s (user+sys) | tests | failed | trace buffer's group s | stolen s | loop alone s | "
-          "two loops at once s, before / after |")
+    print("| run | make test s | CPU s (user+sys) | tests | failed | trace buffer's group s | stolen s | "
+          "loop alone s | two loops at once s, before / after |")
     print("|---|---|---|---|---|---|---|---|---|")
     exit_code = 0
     with tempfile.TemporaryDirectory() as tmp:

@@ -235,11 +235,26 @@ print(repr(done))
 """
 
 
+def wait_asleep_in_read(pid, fd):
+    """Until process pid sleeps in read(fd, ...): /proc/PID/syscall shows the system call a blocked task is in, and
+    its arguments; /proc/PID/stat's state is S while it waits. Bounded: EVENT_TIMEOUT."""
+    deadline = time.monotonic() + EVENT_TIMEOUT
+    while time.monotonic() < deadline:
+        with open("/proc/%d/syscall" % pid) as f:
+            call = f.read().split()       # "running", "-1 SP PC" outside a system call, or "NR ARG1 ... SP PC"
+        if call[0] == str(SYSCALL_NR["read"]) and int(call[1], 16) == fd:
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "S":
+                    return
+        time.sleep(0.001)
+    raise RuntimeError("process %d was not asleep in read(%d) after %d s" % (pid, fd, EVENT_TIMEOUT))
+
+
 def pipe_reads(delays, comm=None):
     """A child of the test (named `comm` if given) reads one byte from a pipe, once per delay: before each read it
-    says so on a second pipe, and the test writes the byte `delay` seconds later. The child makes no other read.
-    Returns (its pid, the durations it measured around each os.read(), in seconds): the kernel's time of each
-    read lies inside that window."""
+    says so on a second pipe; once it sleeps in the read, the test writes the byte `delay` seconds later. The child
+    makes no other read. Returns (its pid, the durations it measured around each os.read(), in seconds): the
+    kernel's time of each read is at least the delay, and lies inside that window."""
     data_r, data_w = os.pipe()
     status_r, status_w = os.pipe()
     pid = os.fork()
@@ -263,6 +278,7 @@ def pipe_reads(delays, comm=None):
         for delay in delays:
             if os.read(status_r, 1) != b"r":
                 raise RuntimeError("the reading child %d ended early" % pid)
+            wait_asleep_in_read(pid, data_r)   # so the kernel's time of the read holds all of the delay
             time.sleep(delay)
             os.write(data_w, b"x")
         report = b""

@@ -134,8 +134,10 @@ def test_path_sees_every_process_of_the_program_without_report(lesson):
 
 
 def test_default_starts_the_demo_and_count_stops_it(lesson):
-    """No option: the lesson starts its demo (ticks once a second, word hello) and traces it; --count 4: two ticks
-    and their reports, n consecutive; the demo has ended with the lesson."""
+    """No option: the lesson starts its demo (ticks once a second, word hello) and traces it; --count 4: consecutive
+    ticks, each report that of one of them, and every tick reported but the first (bcc attaches tick's uprobe, then
+    loads on_report: a tick between the two has no report; Debian 13 under TCG) and the last (the count may end on
+    it); the demo has ended with the lesson."""
     run = lesson(LESSON, "--count", "4")
     run.finish(EVENT_TIMEOUT)
     run.assert_clean_exit()
@@ -144,9 +146,10 @@ def test_default_starts_the_demo_and_count_stops_it(lesson):
     rows = [m for m in map(ROW.match, run.lines) if m]
     assert {int(m.group("pid")) for m in rows} == {pid} and len(rows) == 4, run.transcript()
     ticks = sorted(int(m.group("n")) for m in rows if m.group("probe") == "tick")
-    assert len(ticks) == 2 and ticks[1] == ticks[0] + 1, run.transcript()
+    assert ticks == list(range(ticks[0], ticks[0] + len(ticks))), run.transcript()
     reports = sorted(m.group("text") for m in rows if m.group("probe") == "report")
-    assert reports == [REPORT % (n, "hello") for n in ticks], run.transcript()
+    reported = [n for n in ticks if REPORT % (n, "hello") in reports]
+    assert len(reported) == len(reports) and set(ticks[1:-1]) <= set(reported), run.transcript()
     assert not os.path.exists("/proc/%d" % pid) or open("/proc/%d/stat" % pid).read().split()[2] == "Z"
 
 

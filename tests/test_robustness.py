@@ -28,8 +28,8 @@ import pytest
 
 from harness import (ended_pid, CAPS, EVENT_TIMEOUT, HOSTILE, LESSONS, LessonRun, READY, READY_TIMEOUT, TIME_SCALE,
                      bcc_probe_events, bpf_objects_of, bpf_program_ids, event_stream, exec_from_parent,
-                     hold_trace_pipe, holds_back, path_max_program, pinned_to_one_cpu, run_to_exit, syscall_storm,
-                     trace_buffer_kb, unique_program, until_seen, write_trace_marker)
+                     hold_trace_pipe, holds_back, path_max_program, pinned_to_one_cpu, run_to_exit, runs_to_exit,
+                     syscall_storm, trace_buffer_kb, unique_program, until_seen, write_trace_marker)
 import test_001_hello as t001
 import test_002_program_format as t002
 import test_003_do_sys_open as t003
@@ -304,11 +304,10 @@ def test_a_pid_that_has_ended_is_one_error_line(bpf_ready, name):
 @pytest.mark.parametrize("name", list(SCRIPTS))
 def test_bad_command_line_values_are_a_usage_and_one_error_line(bpf_ready, name):
     """argparse's way: exit 2, the usage (wrapped on several lines when long), then one line `prog: error: ...`;
-    nothing on stdout, no traceback, no control character echoed. The runs need no BPF: all at once."""
+    nothing on stdout, no traceback, no control character echoed. The runs load nothing: each is a child forked
+    from one Python that has imported plumbing and bcc (runs_to_exit)."""
     cases = BAD_ARGS[name] + (COMMON_BAD_ARGS if name != "000" else [])
-    runs = [(args, LessonRun(SCRIPTS[name], args)) for args in cases]
-    for args, run in runs:
-        run.finish(READY_TIMEOUT)
+    for args, run in zip(cases, runs_to_exit(SCRIPTS[name], cases)):
         prog = os.path.basename(SCRIPTS[name])
         where = "%s %r\n%s" % (name, args, run.transcript())
         assert run.returncode == 2 and run.lines == [], where

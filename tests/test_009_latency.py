@@ -39,12 +39,18 @@ def expected(took, delays):
     return want
 
 
-def histogram(run):
-    """Every bucket of every printout, summed: {low: count}."""
+def histogram(lines):
+    """Every bucket of every printout in these lines, summed: {low: count}."""
     total = {}
-    for m in filter(None, map(BUCKET.match, run.lines)):
+    for m in filter(None, map(BUCKET.match, lines)):
         total[int(m.group("low"))] = total.get(int(m.group("low")), 0) + int(m.group("count"))
     return total
+
+
+def printouts(run):
+    """Each printout's lines (from its timestamp to the next), in order."""
+    starts = [i for i, line in enumerate(run.lines) if STAMP.match(line)]
+    return [run.lines[i:j] for i, j in zip(starts, starts[1:] + [len(run.lines)])]
 
 
 def attached(run):
@@ -55,7 +61,7 @@ def check_buckets(run, delays=(SHORT,) * 4 + (LONG,) * 3):
     want = expected(pipe_reads(list(delays))[1], delays)
     run.stop()
     run.assert_clean_exit()
-    got = histogram(run)
+    got = histogram(run.lines)
     short = [b for b in want if b == bucket(SHORT)]
     assert short and want[short[0]] >= 2 and want.get(bucket(LONG), 0) >= 2, want
     for low, n in want.items():
@@ -65,8 +71,10 @@ def check_buckets(run, delays=(SHORT,) * 4 + (LONG,) * 3):
     return got
 
 
+# The bucket counts are exact only in a printout made after the test's reads: a read that returns between a
+# printout and clear() is lost (README), so these tests print once, at the end (an hour-long interval).
 def test_auto_pairs_entry_and_return_and_counts_the_test_reads(lesson, record_property):
-    run = lesson(LESSON, "--probe", "auto")
+    run = lesson(LESSON, "--probe", "auto", "--interval", "3600")
     record_property("probe_auto", attached(run)[0].split()[0])
     assert attached(run) == PAIRS[expected_auto_probe()], run.transcript()
     assert bucket(SHORT) == 16384 and bucket(LONG) == 131072
@@ -74,23 +82,27 @@ def test_auto_pairs_entry_and_return_and_counts_the_test_reads(lesson, record_pr
 
 
 def test_forced_tracepoint(lesson):
-    run = lesson(LESSON, "--probe", "tracepoint", "--interval", "0.5")
+    run = lesson(LESSON, "--probe", "tracepoint", "--interval", "3600")
     assert attached(run) == PAIRS["tracepoint"], run.transcript()
     check_buckets(run)
 
 
-
 def test_interval_prints_again_and_again(lesson):
-    """--interval 0.3: a timestamp and a histogram per interval; the test's reads may straddle two printouts,
-    their sum counts them all."""
-    run = lesson(LESSON, "--interval", "0.3")
-    want = expected(pipe_reads([LONG] * 4)[1], [LONG] * 4)
-    run.wait_for(lambda: len(list(filter(STAMP.match, run.lines))) >= 4, what="4 printouts")
+    """--interval 0.5: a timestamp and a histogram per interval, each holding the reads of its own interval. The
+    test makes one read right after each of 4 printouts: the lesson flushes a printout after its clear(), then
+    sleeps the interval, so the read (180 ms) returns before the next printout begins and is counted in it."""
+    run = lesson(LESSON, "--interval", "0.5")
+    took = []
+    for n in range(1, 5):
+        run.wait_for(lambda: len(printouts(run)) >= n, what="printout %d" % n)
+        took += pipe_reads([LONG])[1]
+    run.wait_for(lambda: len(printouts(run)) >= 5, what="printout 5")
     run.stop()
     run.assert_clean_exit()
-    assert len(list(filter(STAMP.match, run.lines))) >= 4, run.transcript()
-    for low, n in want.items():
-        assert histogram(run).get(low, 0) >= n, run.transcript()
+    expected(took, [LONG] * 4)   # the machine is not too busy for these timings
+    for n, t in enumerate(took, 1):
+        if bucket(LONG) == bucket(t):
+            assert histogram(printouts(run)[n]).get(bucket(t), 0) >= 1, (n, took, run.transcript())
 
 
 @contextmanager
@@ -122,7 +134,7 @@ def test_duration_ends_it_with_one_printout_and_the_reads_still_open(lesson):
     run.assert_clean_exit()
     assert len(list(filter(STAMP.match, run.lines))) == 1, run.transcript()
     for low, n in want.items():
-        assert histogram(run).get(low, 0) >= n, run.transcript()
+        assert histogram(run.lines).get(low, 0) >= n, run.transcript()
     assert int(OPEN.match(run.lines[-1]).group(1)) >= 1, run.transcript()
 
 

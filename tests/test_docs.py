@@ -179,7 +179,8 @@ def vmlinux_h(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def compiled(request, bpf_ready):
-    """where -> (ok, messages) for every non-fragment ```c block; all compiled at once, in parallel, cached."""
+    """where -> (ok, messages) for every non-fragment ```c block; all compiled at once, in parallel, cached. A
+    text compiles once however many notes hold it (a README.zh.md holds its README.md's blocks byte for byte)."""
     todo, results, keys = {}, {}, {}
     cache = getattr(request.config, "cache", None)      # None under -p no:cacheprovider (the QEMU lane)
     include_dir = request.getfixturevalue("vmlinux_h") if any(
@@ -193,14 +194,15 @@ def compiled(request, bpf_ready):
         if cache is not None and cache.get(key, False):
             results[b.where] = (True, "cached")
         else:
-            todo[b.where] = (kind, b.text, include_dir)
+            todo[key] = (kind, b.text, include_dir)
     if todo:
         workers = min(len(todo), os.cpu_count() or 1)
         with concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            for where, result in zip(todo, pool.map(compile_block, todo.values())):
-                results[where] = result
-                if result[0] and cache is not None:
-                    cache.set(keys[where], True)
+            done = dict(zip(todo, pool.map(compile_block, todo.values())))
+        for key, result in done.items():
+            if result[0] and cache is not None:
+                cache.set(key, True)
+        results.update({where: done[key] for where, key in keys.items() if key in done})
     return results
 
 

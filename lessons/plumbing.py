@@ -307,7 +307,8 @@ def show(line):
     global shown
     if getattr(ARGS, "count", None) is not None and shown >= ARGS.count:
         return
-    print(line, flush=True)
+    sys.stdout.write(line + "\n")   # one write, not print()'s two: a Ctrl-C raised between a line and its newline
+    sys.stdout.flush()              # glued the next line to it (in a notebook, where sys.stdout is Python code)
     shown += 1
 
 

@@ -178,6 +178,24 @@ def test_a_second_run_in_one_process_behaves_like_the_first(capsys):
         assert out.count("row") == 2 and out[-1] == "lost 6 events in total", out
 
 
+def test_a_line_and_its_newline_are_one_write(monkeypatch):
+    """A trace pipe lesson stops by a KeyboardInterrupt raised from its signal handler, which Python runs between
+    two bytecodes: in a notebook sys.stdout is Python code (ipykernel's OutStream), so a Ctrl-C between print()'s
+    write of the line and its write of the newline glued the summary to the last row (seen in make test)."""
+    writes = []
+
+    class Stream:
+        def write(self, text):
+            writes.append(text)
+
+        def flush(self):
+            pass
+    monkeypatch.setattr(sys, "stdout", Stream())
+    monkeypatch.setattr(plumbing, "ARGS", None)
+    plumbing.show("12 python /etc/passwd")
+    assert writes == ["12 python /etc/passwd\n"]
+
+
 def test_a_stop_before_the_first_read_still_gets_its_printout(capsys):
     """Ctrl-C pressed before run() reaches its first read() (held since parse(), or arriving just after the ready
     line) ends the run after one read(): a lesson that prints in read() at the end of its interval (009's

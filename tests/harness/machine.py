@@ -252,7 +252,8 @@ def bcc_probe_events(pid):
     return found
 
 
-SYSCALL_NR = {"x86_64": {"read": 0, "clone": 56, "bpf": 321}, "aarch64": {"read": 63, "clone": 220, "bpf": 280}}.get(os.uname().machine, {})
+SYSCALL_NR = {"x86_64": {"read": 0, "clone": 56, "bpf": 321},
+              "aarch64": {"read": 63, "clone": 220, "bpf": 280}}.get(os.uname().machine, {})
 
 
 def bpftool():

@@ -215,6 +215,7 @@ def run_to_exit(script, args=(), timeout=READY_TIMEOUT, python=None, env=None, p
     run.finish(timeout)
     return run
 
+
 FORKED_RUNS = r"""
 import json, os, runpy, sys, tempfile
 script, cases = sys.argv[1], json.loads(sys.argv[2])

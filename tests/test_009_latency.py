@@ -1,8 +1,9 @@
 """Lesson 009: entry/return pairs and a histogram. A child of the test reads one byte from a pipe, again and again;
-the test writes each byte after a delay it chose (24 ms, 180 ms: the middle of the log2 buckets 16384 -> 32767
-and 131072 -> 262143 usecs). The child measures each read around os.read(): the kernel's duration lies inside
-that window, so a read far enough from a bucket's lower edge must be counted in that bucket. The lesson times
-every read on the machine: the test's reads are a floor (>=) for each bucket, never an exact count."""
+the test writes each byte after a delay it chose (34 ms, 135 ms: just above the low ends of the log2 buckets
+32768 -> 65535 and 131072 -> 262143 usecs). The kernel's time of a read is at least its delay and at most the time
+the child measured around os.read(), so a read whose delay and window fall in one bucket must be counted there.
+The lesson times every read on the machine: the test's reads are a floor (>=) for each bucket, never an exact
+count."""
 import os
 import re
 from contextlib import contextmanager
@@ -15,7 +16,9 @@ LESSON = "009_latency/latency.py"
 BUCKET = re.compile(r"^\s*(?P<low>\d+) -> (?P<high>\d+)\s+: (?P<count>\d+)\s+\|")
 STAMP = re.compile(r"^\d\d:\d\d:\d\d$")
 OPEN = re.compile(r"^reads with no return seen: (\d+)$")
-SHORT, LONG = 0.024, 0.180    # s
+# Just above a bucket's low end: the kernel's time never falls below the delay (pipe_reads()), so all the room
+# left is above it, for a loaded machine to stretch a read into (CI's x86 guests share one core at nice 10).
+SHORT, LONG = 0.034, 0.135    # s
 PAIRS = {"kprobe": ["kprobe vfs_read", "kretprobe vfs_read"],
          "tracepoint": ["tracepoint syscalls:sys_enter_read", "tracepoint syscalls:sys_exit_read"]}
 
@@ -29,14 +32,27 @@ def bucket(seconds):
 def expected(took, delays):
     """{bucket: reads the lesson must have counted there}: the reads whose every possible duration is in one bucket.
     The kernel's time of a read is at least its delay (pipe_reads() starts the delay once the child sleeps in the
-    read) and at most the child's window, which may end late under emulation (Debian 13 under TCG: a 24 ms read
-    the child timed at 33-65 ms)."""
+    read) and at most the child's window, which may end late on a loaded or emulated machine (Debian 13 under TCG:
+    a 24 ms read the child timed at 33-65 ms)."""
     want = {}
     for t, delay in zip(took, delays):
         if bucket(delay) == bucket(t):
             want[bucket(t)] = want.get(bucket(t), 0) + 1
-    assert sum(want.values()) >= len(took) // 2, "the machine is too busy for these timings: %s" % took
     return want
+
+
+def make_reads(delays, rounds=3):
+    """The test's reads (pipe_reads()), made again up to `rounds` times until, for each delay, at least half of its
+    reads are certain of their bucket: a read the machine stretched past its bucket's top proves nothing, and
+    another round replaces it. Returns {bucket: reads the lesson must have counted there}, over every round."""
+    want, took = {}, []
+    for _ in range(rounds):
+        took.append(pipe_reads(list(delays))[1])
+        for low, n in expected(took[-1], delays).items():
+            want[low] = want.get(low, 0) + n
+        if all(want.get(bucket(d), 0) >= (delays.count(d) + 1) // 2 for d in delays):
+            return want
+    raise AssertionError("the machine is too busy for these timings (delays %s): %s" % (delays, took))
 
 
 def histogram(lines):
@@ -58,12 +74,10 @@ def attached(run):
 
 
 def check_buckets(run, delays=(SHORT,) * 4 + (LONG,) * 3):
-    want = expected(pipe_reads(list(delays))[1], delays)
+    want = make_reads(delays)
     run.stop()
     run.assert_clean_exit()
     got = histogram(run.lines)
-    short = [b for b in want if b == bucket(SHORT)]
-    assert short and want[short[0]] >= 2 and want.get(bucket(LONG), 0) >= 2, want
     for low, n in want.items():
         assert got.get(low, 0) >= n, ("bucket %d -> %d: %d reads counted, the test made %d there"
                                       % (low, 2 * low - 1, got.get(low, 0), n), run.transcript())
@@ -77,7 +91,7 @@ def test_auto_pairs_entry_and_return_and_counts_the_test_reads(lesson, record_pr
     run = lesson(LESSON, "--probe", "auto", "--interval", "3600")
     record_property("probe_auto", attached(run)[0].split()[0])
     assert attached(run) == PAIRS[expected_auto_probe()], run.transcript()
-    assert bucket(SHORT) == 16384 and bucket(LONG) == 131072
+    assert bucket(SHORT) == 32768 and bucket(LONG) == 131072
     check_buckets(run)
 
 
@@ -99,10 +113,10 @@ def test_interval_prints_again_and_again(lesson):
     run.wait_for(lambda: len(printouts(run)) >= 5, what="printout 5")
     run.stop()
     run.assert_clean_exit()
-    expected(took, [LONG] * 4)   # the machine is not too busy for these timings
-    for n, t in enumerate(took, 1):
-        if bucket(LONG) == bucket(t):
-            assert histogram(printouts(run)[n]).get(bucket(t), 0) >= 1, (n, took, run.transcript())
+    certain = [n for n, t in enumerate(took, 1) if bucket(LONG) == bucket(t)]
+    assert len(certain) >= 2, "the machine is too busy for these timings: %s" % took
+    for n in certain:
+        assert histogram(printouts(run)[n]).get(bucket(LONG), 0) >= 1, (n, took, run.transcript())
 
 
 @contextmanager
@@ -128,7 +142,7 @@ def test_duration_ends_it_with_one_printout_and_the_reads_still_open(lesson):
     """--duration 2 with an hour-long interval: the only printout is the last one, which holds the test's reads;
     a read that began after the lesson attached and had not returned at the end is counted as open."""
     run = lesson(LESSON, "--duration", "2", "--interval", "3600")
-    want = expected(pipe_reads([LONG, LONG])[1], [LONG, LONG])
+    want = make_reads((LONG, LONG), rounds=1)   # more rounds could outlast --duration 2
     with blocked_reader():   # after the timed reads, not beside them: on Linux 5.10 without CONFIG_PREEMPTION a
         run.finish(timeout=2 + 10 * TIME_SCALE)   # kretprobe keeps as many returns as possible CPUs (2 here)
     run.assert_clean_exit()

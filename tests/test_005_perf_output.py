@@ -13,7 +13,7 @@ LESSON = "005_perf_output/perf_output.py"
 ROW = re.compile(r"^(?P<tgid>\d+|-)\s+(?P<tid>\d+)\s+(?P<comm>.{1,16}?)\s+(?P<mode>[0-7]{4})\s(?P<path>.*)$")
 CALLS = has_syscalls("chmod", "fchmodat")   # arm64: fchmodat() only
 LAST_LINE = {
-    "perf": r"^lost 0 events in total$",
+    "perf": r"^lost \d+ events in total$",
     "trace_pipe": r"^lines from other programs skipped: \d+; trace buffer overruns .*: \d+$",
 }
 
@@ -31,7 +31,8 @@ def check_auto_probe(run, record_property):
 
 def check_chmods(run, output, path):
     """A chmod from a second thread of this process, and one by coreutils chmod: one row each, exact values.
-    The trace pipe has no room for TGID ("-") and shows the trace buffer's remembered name as COMM."""
+    The trace pipe has no room for TGID ("-") and shows the trace buffer's remembered name as COMM. Returns how
+    many chmods of `path` the test made (check_delivered() counts them once the run has ended)."""
     me, comm = os.getpid(), own_comm()
     mode = 0o1640
     before = saved_cmdlines()   # trace_pipe mode: the names a reused pid may still show (conftest)
@@ -51,8 +52,18 @@ def check_chmods(run, output, path):
         else:
             assert (int(r["tgid"]), r["comm"]) == (tgid, want_comm), run.transcript()
         assert int(r["mode"], 8) == want_mode, run.transcript()
-    if output != "trace_pipe":   # nothing lost: exactly one row per chmod made
-        assert len(rows) == len(tids) + len(pids), run.transcript()
+    return len(tids) + len(pids)
+
+
+def check_delivered(run, path, made):
+    """After a perf run: each of the test's chmods of `path` has its row, or is counted in the lesson's last line.
+    The lesson sends every chmod on the machine, and another test's storm (test_robustness's 004 and 005 storms,
+    20,000 chmods on one CPU, run beside this test's group) can fill that CPU's buffer: the lost count covers those
+    too, so it only bounds ours. With nothing lost, the rows are exact: one per chmod made."""
+    m = re.match(r"^lost (\d+) events in total$", run.lines[-1])
+    assert m, run.transcript()
+    shown = len(rows_for(run, path))
+    assert made - int(m.group(1)) <= shown <= made, ("%d rows for %d chmods" % (shown, made), run.transcript())
 
 
 @pytest.fixture
@@ -68,10 +79,12 @@ def test_each_output_delivers_our_events(lesson, record_property, chmod_target, 
     run = lesson(LESSON, "--output", output)
     check_auto_probe(run, record_property)
     assert any(line.startswith("Tracing chmod, output via %s " % output) for line in run.lines)
-    check_chmods(run, output, chmod_target)
+    made = check_chmods(run, output, chmod_target)
     run.stop()
     run.assert_clean_exit()
     assert re.match(LAST_LINE[output], run.lines[-1]), run.transcript()
+    if output == "perf":
+        check_delivered(run, chmod_target, made)
 
 
 def test_perf_output_ignores_another_trace_buffer_writer(lesson, record_property, chmod_target):
@@ -82,15 +95,14 @@ def test_perf_output_ignores_another_trace_buffer_writer(lesson, record_property
     fake = "%d %d %s 0777 %s\n" % (os.getpid(), os.getpid(), own_comm(), chmod_target)
     writer = trace_marker_writer(fake, 1.0)   # returns once it is writing
     try:
-        check_chmods(run, "perf", chmod_target)
+        made = check_chmods(run, "perf", chmod_target)
     finally:
         written = int(writer.communicate(timeout=EVENT_TIMEOUT)[0])
     run.stop()
     run.assert_clean_exit()
     assert written > 100, "the other writer wrote only %d lines" % written
     assert not [r for r in rows_for(run, chmod_target) if r["mode"] == "0777"], run.transcript()
-    assert run.lines[-1] == "lost 0 events in total", run.transcript()
-
+    check_delivered(run, chmod_target, made)
 
 
 def test_count_ends_the_run_cleanly(lesson, chmod_target):

@@ -28,11 +28,12 @@ def chmods_through_perf(run, tmp_path):
     path = unique_path("005k")
     os.mknod(path)
     try:
-        t005.check_chmods(run, "perf", path)
+        made = t005.check_chmods(run, "perf", path)
     finally:
         os.unlink(path)
     run.stop()
     run.assert_clean_exit()
+    t005.check_delivered(run, path, made)
 
 
 # lesson: (script, its arguments besides --probe kprobe, a fresh trace buffer?, what it must say it attached,

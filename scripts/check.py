@@ -378,7 +378,6 @@ def check_comm(script):
 
 
 ROW_OPEN = r"^(?P<pid>\d+)\s+(?P<comm>.+?)\s+(?P<flags>[0-7]{8,})\s(?P<path>.*)$"
-LOST = re.compile(r"^lost (\d+) events in total$")
 STORM = 20000
 
 
@@ -397,7 +396,7 @@ def check_ringbuf(script):
                    act=lambda: tries.append(puppet.do("open %s 1" % after)), every=1.0)
         stop(run)
         shown = [m for m in rows(run.lines, ROW_OPEN) if m.group("path") in (storm, after)]
-        lost = next((int(m.group(1)) for m in map(LOST.match, run.lines) if m), None)
+        lost = next((int(m.group(1)) for m in map(harness.PERF_LOST.match, run.lines) if m), None)
         caused = STORM + len(tries)
         if lost is None or len(shown) + lost != caused or lost == 0 or not any(m.group("path") == after for m in shown):
             raise NotYet("%d opens of %s while the script was stopped, %d of %s: the rows shown plus the last line "

@@ -6,14 +6,14 @@ import re
 import pytest
 
 from harness import (ATTACHED, EVENT_TIMEOUT, STOP_TIMEOUT, chmod_by_coreutils,
-                     chmod_in_thread, has_syscalls, own_comm, saved_cmdlines, syscall_entry,
+                     chmod_in_thread, has_syscalls, own_comm, PERF_LOST, saved_cmdlines, syscall_entry,
                      trace_comms_allowed, trace_marker_writer, unique_path, until_seen)
 
 LESSON = "005_perf_output/perf_output.py"
 ROW = re.compile(r"^(?P<tgid>\d+|-)\s+(?P<tid>\d+)\s+(?P<comm>.{1,16}?)\s+(?P<mode>[0-7]{4})\s(?P<path>.*)$")
 CALLS = has_syscalls("chmod", "fchmodat")   # arm64: fchmodat() only
 LAST_LINE = {
-    "perf": r"^lost \d+ events in total$",
+    "perf": PERF_LOST.pattern,
     "trace_pipe": r"^lines from other programs skipped: \d+; trace buffer overruns .*: \d+$",
 }
 
@@ -60,7 +60,7 @@ def check_delivered(run, path, made):
     The lesson sends every chmod on the machine, and another test's storm (test_robustness's 004 and 005 storms,
     20,000 chmods on one CPU, run beside this test's group) can fill that CPU's buffer: the lost count covers those
     too, so it only bounds ours. With nothing lost, the rows are exact: one per chmod made."""
-    m = re.match(r"^lost (\d+) events in total$", run.lines[-1])
+    m = PERF_LOST.match(run.lines[-1])
     assert m, run.transcript()
     shown = len(rows_for(run, path))
     assert made - int(m.group(1)) <= shown <= made, ("%d rows for %d chmods" % (shown, made), run.transcript())

@@ -29,7 +29,7 @@ import pytest
 from harness import (ended_pid, CAPS, EVENT_TIMEOUT, HOSTILE, LESSONS, LessonRun, READY, READY_TIMEOUT, TIME_SCALE,
                      bcc_probe_events, bpf_objects_of, bpf_program_ids, event_stream, exec_from_parent,
                      hold_trace_pipe, holds_back, path_max_program, pinned_to_one_cpu, run_to_exit, runs_to_exit,
-                     syscall_storm, trace_buffer_kb, unique_program, until_seen, write_trace_marker)
+                     PERF_LOST, syscall_storm, trace_buffer_kb, unique_program, until_seen, write_trace_marker)
 import test_001_hello as t001
 import test_002_program_format as t002
 import test_003_do_sys_open as t003
@@ -459,7 +459,7 @@ def storm_path(start, name, short_dir, args=()):
     run.assert_clean_exit()
     delivered = len(rows_for(run, storm)) + len(rows_for(run, after))
     if "perf" in args:
-        return delivered, last_number(run, r"^lost (\d+) events in total$"), caused + tries, True
+        return delivered, last_number(run, PERF_LOST), caused + tries, True
     return delivered, last_number(run, OVERRUNS), caused + tries, False
 
 
@@ -483,7 +483,7 @@ def storm_intervals(start, short_dir):
     run.stop()
     run.assert_clean_exit()
     delivered = len(t006.rows_of(run, me)) + sum(len(t006.rows_of(run, c)) for c in children)
-    return delivered, last_number(run, r"^lost (\d+) events in total$"), N - 1 + len(children), False
+    return delivered, last_number(run, PERF_LOST), N - 1 + len(children), False
 
 
 def storm_execs(start, name, short_dir):
@@ -502,7 +502,7 @@ def storm_execs(start, name, short_dir):
     run.assert_clean_exit()
     assert all(pid > 0 for pid in pids)
     delivered = len(module.rows_for(run, storm)) + len(module.rows_for(run, after))
-    return delivered, last_number(run, r"^lost (\d+) events in total$"), N_EXEC + tries, False
+    return delivered, last_number(run, PERF_LOST), N_EXEC + tries, False
 
 
 def storm_getenv(start, short_dir):
@@ -518,7 +518,7 @@ def storm_getenv(start, short_dir):
     run.stop()
     run.assert_clean_exit()
     delivered = len(t010.rows_of(run, me, storm)) + len(t010.rows_of(run, me, after))
-    return delivered, last_number(run, r"^lost (\d+) events in total$"), caused + tries, False
+    return delivered, last_number(run, PERF_LOST), caused + tries, False
 
 
 def storm_usdt(start, short_dir):
@@ -540,7 +540,7 @@ def storm_usdt(start, short_dir):
         demo.close()
     run.assert_clean_exit()
     delivered = len(t011.rows_of(run, demo.pid, "tick")) + len(t011.rows_of(run, demo.pid, "report"))
-    return delivered, last_number(run, r"^lost (\d+) events in total$"), caused + 2 * tries, True
+    return delivered, last_number(run, PERF_LOST), caused + 2 * tries, True
 
 
 STORMS = {   # case -> storm(start a lesson, a short directory) -> (delivered, reported lost, caused, exact)

@@ -50,6 +50,8 @@ def learner_env():
 # Every lesson prints these two kinds of line (lessons/plumbing.py run(): CONTRIBUTING.md, "A lesson script").
 READY = re.compile(r"^Tracing .*Ctrl-C to end")
 ATTACHED = re.compile(r"^attached: (?P<kind>kprobe|kretprobe|tracepoint|raw_tracepoint|fentry|uprobe) (?P<target>.+)$")
+# and a lesson with a perf buffer this one at its end: the events the kernel dropped, any process's.
+PERF_LOST = re.compile(r"^lost (\d+) events in total$")
 
 
 # ---------------------------------------------------------------- capability detection

@@ -116,10 +116,12 @@ def stream_for(name, directory):
             "009": "read"}[name], target
 
 
-# What a lesson needs to print while a stream runs: 012 prints only at the end of an interval; by default 011
-# traces a demo of its own only, so it traces the stream's program by path. (Values: lists, or functions that
-# make one when the test runs: 011's demo is built then.)
-STREAM_ARGS = {"011": lambda: ["--path", t011.demo_binary()], "012": ["--interval", "0.2"]}
+# What a lesson needs to print while a stream runs: 009 and 012 print only at the end of an interval (009's is
+# 1 s by default: the stream would run that long before the first line); by default 011 traces a demo of its
+# own only, so it traces the stream's program by path. (Values: lists, or functions that make one when the test
+# runs: 011's demo is built then.)
+STREAM_ARGS = {"009": ["--interval", "0.2"], "011": lambda: ["--path", t011.demo_binary()],
+               "012": ["--interval", "0.2"]}
 
 
 def stream_args(name):

@@ -107,8 +107,7 @@ def test_count_names_the_callers_and_the_system_call_path(lesson, tmp_path):
     assert frames.index("inner") == len(kernel) and SYSCALL_ENTRY & set(kernel), run.transcript()
     assert SUMMARY.match(run.lines[-1]).groups() == (str(n * rounds), "0", "0"), run.transcript()
     folded = flamegraph.read((tmp_path / "out.folded").read_text().splitlines())
-    assert merged(folded) == [([d.comm] + frames[::-1], n * rounds)], \
-        (folded, run.transcript())
+    assert merged(folded) == [([d.comm] + frames[::-1], n * rounds)], (folded, run.transcript())
 
 
 def test_without_frame_pointers_the_user_stack_is_cut_short(lesson):

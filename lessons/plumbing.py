@@ -89,6 +89,9 @@ def parse(p, notebook_args):
         fail("loading BPF programs needs root: sudo python3 " + sys.argv[0])
     if TRACEFS is None:
         fail("tracefs is not mounted (no trace_pipe): sudo make setup, or: mount -t tracefs none /sys/kernel/tracing")
+    if getattr(ARGS, "probe", None) == "kprobe" and not kprobes_available():   # said now, not after the compile
+        fail("--probe kprobe: this kernel cannot attach kprobes (no kprobe PMU, no kprobe_events in tracefs: "
+             "CONFIG_KPROBE_EVENTS is off); use --probe tracepoint")
     if not NOTEBOOK:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)   # `lesson | head`: the closed pipe ends it, as it ends cat
         signal.pthread_sigmask(signal.SIG_BLOCK, HOLD)
@@ -203,10 +206,7 @@ def attach(probe, b=None, **ways):
     """Attach the way --probe asks. ways: kind -> a function that attaches (it may also build and return the
     BPF object). auto tries the kprobe where the kernel can attach one, and falls back to the tracepoint."""
     kinds = [probe] if probe != "auto" else [k for k in ("kprobe", "tracepoint") if k in ways]
-    if "kprobe" in kinds and not kprobes_available():
-        if probe == "kprobe":
-            fail("--probe kprobe: this kernel cannot attach kprobes (no kprobe PMU, no kprobe_events in tracefs: "
-                 "CONFIG_KPROBE_EVENTS is off); use --probe tracepoint")
+    if probe == "auto" and "kprobe" in kinds and not kprobes_available():   # --probe kprobe: refused by parse()
         kinds.remove("kprobe")
     for kind in kinds:
         try:

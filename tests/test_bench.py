@@ -63,7 +63,8 @@ def test_quick_run_has_every_row_and_exact_losses(bpf_ready, tmp_path, half):
     out, err = proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
     assert proc.returncode == 0, out + err
     assert "Traceback" not in out + err, out + err
-    assert buffer_kb() == kb_before, "buffer_size_kb not restored"
+    if half == "trace_pipe":    # the other half never resizes it, and the trace buffer's group may, meanwhile
+        assert buffer_kb() == kb_before, "buffer_size_kb not restored"
 
     # every (workload, path) row of this half in the printed table, with its label
     table = [line for line in out.splitlines() if line.startswith("| ") and " ×" in line.split("|")[1]]

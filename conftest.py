@@ -11,13 +11,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "tests"))   # `import harness`, as the tests import it
 from harness import (CAPS, NO_SKIP, LessonRun, NotebookRun, clear_trace_buffer, let_ctrl_c_reach_children,  # noqa: E402
-                     notebook_tools_missing)
+                     notebook_tools_missing, set_priority)
 
 
 def pytest_configure(config):
     let_ctrl_c_reach_children()     # in each xdist worker too: they run this hook
     config.addinivalue_line("markers", "xdist_group(name): tests that must not run beside each other (make test "
-                                       "runs four pytest-xdist workers with --dist loadgroup)")
+                                       "runs five pytest-xdist workers with --dist loadgroup)")
     config.addinivalue_line("markers", "trace_buffer: the test reads or clears the trace buffer, whatever its name "
                                        "says (its group is the trace buffer's: kernel_group)")
 
@@ -38,7 +38,7 @@ LOADS_NOTHING = ("test_not_root_is_one_clear_line", "test_bcc_not_importable_is_
 
 
 def kernel_group(nodeid):
-    """Which tests must run one after another, on one worker, when `make test` runs four at once: every test
+    """Which tests must run one after another, on one worker, when `make test` runs five at once: every test
     that reads the shared trace buffer (lessons 001-004, 005 with --output trace_pipe, and the exercise checks
     that tests/test_exercises.py marks trace_buffer: one reader at a time since Linux 6.5, and in the 5.10 and 6.1
     stable series), with the tests that fill,
@@ -74,6 +74,17 @@ def pytest_collection_modifyitems(config, items):
         if group:
             item.add_marker(pytest.mark.xdist_group(group))
     share_out(config, items)
+
+
+# The trace buffer's group is make test's longest path: its tests run one after another, and with only a fair
+# share of the two CPUs its lessons would end long after the other groups'. They and its notebook kernels run at
+# a lower nice value, so that it ends with the rest (CONTRIBUTING.md, "Tests").
+LONGEST_PATH, ITS_NICE = "trace-buffer", -5
+
+
+def pytest_runtest_setup(item):
+    marker = item.get_closest_marker("xdist_group")
+    set_priority(ITS_NICE if marker and marker.args[0] == LONGEST_PATH else 0)
 
 
 def share_out(config, items):

@@ -125,7 +125,7 @@ def test_what_a_learner_sees_of_make_check_not_yet(bpf_ready):
 # ---------------------------------------------------------------- make clean-machine
 def clean(*args, lessons_under="/nonexistent"):
     """Run make clean-machine's script. It stops only the lesson scripts under `lessons_under`: not those other
-    tests run beside it (make test runs four workers)."""
+    tests run beside it (make test runs five workers)."""
     proc = run([sys.executable, str(CLEAN), "--lessons-under", str(lessons_under)] + list(args))
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc

@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 from .machine import LESSONS, ROOT, READY_TIMEOUT, STOP_TIMEOUT, TIME_SCALE, bpf_objects_of, programs_left
-from .runner import LessonRun
+from .runner import LessonRun, give_priority
 import facts  # noqa: E402,I100  (lessons/facts.py, on sys.path since .machine)
 
 
@@ -135,6 +135,7 @@ class NotebookRun(LessonRun):
         try:
             with self.client.setup_kernel():
                 self.kernel_pid = self.client.km.provisioner.pid
+                give_priority(self.kernel_pid)    # a session of its own, as a lesson's (jupyter_client)
                 try:
                     for index, cell in enumerate(self.nb.cells):
                         self.client.execute_cell(cell, index)

@@ -30,6 +30,30 @@ def assert_kprobe_refused(script, args=()):
 
 
 # ---------------------------------------------------------------- the lesson runner
+# The nice value of the lessons started from now on (set_priority()): 0, the default, changes nothing. make test
+# gives the trace buffer's group a lower one (conftest.py, pytest_runtest_setup).
+PRIORITY = {"nice": 0}
+
+
+def set_priority(nice):
+    PRIORITY["nice"] = nice
+
+
+def give_priority(pid):
+    """Give process `pid` PRIORITY's nice value, and its session's group too: with autogroups (Debian's default,
+    /proc/sys/kernel/sched_autogroup_enabled) a lesson, in a session of its own, is a group of its own, and the
+    CPUs are shared between groups before the processes in them; so the group's nice value is the one that
+    counts (sched(7), "The autogroup feature")."""
+    if not PRIORITY["nice"]:
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, PRIORITY["nice"])
+        with open("/proc/%d/autogroup" % pid, "w") as f:
+            f.write(str(PRIORITY["nice"]))
+    except OSError:     # it has exited already, or the kernel has no autogroups
+        pass
+
+
 class LessonRun:
     """One lesson running as a subprocess; its stdout and stderr are read without threads or blocking.
     (scripts/check.py, the exercise checker, runs learners' scripts with it too: its fail() says why.)"""
@@ -45,6 +69,7 @@ class LessonRun:
         self.argv = [*prefix, *python, str(self.script), *map(str, args)]
         self.proc = subprocess.Popen(self.argv, cwd=str(ROOT), env=env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        give_priority(self.proc.pid)
         self.lines, self.err_lines = [], []
         self._stdout_fd = self.proc.stdout.fileno()
         self._partial = {self._stdout_fd: b"", self.proc.stderr.fileno(): b""}

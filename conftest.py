@@ -37,6 +37,9 @@ LOADS_NOTHING = ("test_not_root_is_one_clear_line", "test_bcc_not_importable_is_
                  "test_suite_time_bad_input_is_one_line")
 
 
+TRACE_BUFFER = "trace-buffer"     # the group of every test that reads, fills, resizes, clears or holds it
+
+
 def kernel_group(nodeid):
     """Which tests must run one after another, on one worker, when `make test` runs five at once: every test
     that reads the shared trace buffer (lessons 001-004, 005 with --output trace_pipe, and the exercise checks
@@ -61,7 +64,7 @@ def kernel_group(nodeid):
     if "test_bench.py" in nodeid or "trace_pipe" in nodeid or "trace_buffer" in nodeid or \
             ("test_notebooks.py" in nodeid and not lesson) or "clean_machine" in nodeid or \
             (lesson and "001" <= lesson <= "004" and not nodeid.startswith("tests/test_exercises.py")):
-        return "trace-buffer"
+        return TRACE_BUFFER
     if lesson:
         return "lesson-" + lesson
     return None
@@ -70,7 +73,7 @@ def kernel_group(nodeid):
 @pytest.hookimpl(tryfirst=True)   # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        group = "trace-buffer" if item.get_closest_marker("trace_buffer") else kernel_group(item.nodeid)
+        group = TRACE_BUFFER if item.get_closest_marker("trace_buffer") else kernel_group(item.nodeid)
         if group:
             item.add_marker(pytest.mark.xdist_group(group))
     share_out(config, items)
@@ -79,12 +82,12 @@ def pytest_collection_modifyitems(config, items):
 # The trace buffer's group is make test's longest path: its tests run one after another, and with only a fair
 # share of the two CPUs its lessons would end long after the other groups'. They and its notebook kernels run at
 # a lower nice value, so that it ends with the rest (CONTRIBUTING.md, "Tests").
-LONGEST_PATH, ITS_NICE = "trace-buffer", -5
+TRACE_BUFFER_NICE = -5
 
 
 def pytest_runtest_setup(item):
     marker = item.get_closest_marker("xdist_group")
-    set_priority(ITS_NICE if marker and marker.args[0] == LONGEST_PATH else 0)
+    set_priority(TRACE_BUFFER_NICE if marker and marker.args[0] == TRACE_BUFFER else 0)
 
 
 def share_out(config, items):

@@ -6,7 +6,7 @@ from bcc import BPF
 
 # TRACEPOINT_PROBE functions are attached as the program loads (lesson 007): no --probe here.
 program = r"""
-#include <linux/sched.h>
+#define TASK_COMM_LEN 16
 #include <asm/unistd.h>
 
 TRACEPOINT_PROBE(syscalls, sys_enter_fchmodat) {

@@ -5,7 +5,8 @@ import plumbing   # ../plumbing.py, the same for every lesson
 from bcc import BPF
 
 program = r"""
-#include <linux/sched.h>
+#include <uapi/linux/ptrace.h>
+#define TASK_COMM_LEN 16
 
 static int chmodded(const char __user *filename, u32 mode) {
     u64 id = bpf_get_current_pid_tgid();

@@ -27,8 +27,8 @@ from bcc import BPF
 # %%
 program = r"""
 #include <uapi/linux/ptrace.h>   // struct pt_regs: the registers at a kprobe
-#include <linux/sched.h>         // TASK_COMM_LEN (16)
 #include <asm/unistd.h>          // __NR_chmod, where this architecture has the syscall
+#define TASK_COMM_LEN 16         // the kernel's size for a task's name, as in <linux/sched.h>
 #define NAME_LEN 256
 
 static int report(const char __user *filename, u32 mode) {

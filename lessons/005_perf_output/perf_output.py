@@ -27,8 +27,9 @@ from bcc import BPF
 
 # %%
 program = r"""
-#include <linux/sched.h>
+#include <uapi/linux/ptrace.h>
 #include <asm/unistd.h>
+#define TASK_COMM_LEN 16
 #define NAME_LEN 256
 
 struct event_t {

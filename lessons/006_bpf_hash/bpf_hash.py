@@ -28,7 +28,7 @@ from bcc import BPF
 
 # %%
 program = r"""
-#include <linux/sched.h>
+#define TASK_COMM_LEN 16
 
 struct key_t { u32 tgid; char comm[TASK_COMM_LEN]; };
 struct interval_t { u64 delta_ns; u32 tgid; char comm[TASK_COMM_LEN]; };

@@ -7,7 +7,7 @@ from bcc import BPF
 # sched:sched_process_exit fires as each task ends, but it has no exit code: find the tracepoint that has one
 # (in tracefs, which lesson 000 names: sudo ls /sys/kernel/tracing/events/syscalls/ | grep exit_group).
 program = r"""
-#include <linux/sched.h>
+#define TASK_COMM_LEN 16
 
 struct ending_t { u32 pid; int code; char comm[TASK_COMM_LEN]; };
 BPF_PERF_OUTPUT(endings);

@@ -36,7 +36,7 @@ from bcc import BPF
 
 # %%
 program = r"""
-#include <linux/sched.h>
+#define TASK_COMM_LEN 16
 #define FNAME_LEN 256
 
 struct exec_t {

@@ -5,7 +5,7 @@ import plumbing   # ../plumbing.py, the same for every lesson
 from bcc import BPF
 
 program = r"""
-#include <linux/sched.h>
+#define TASK_COMM_LEN 16
 
 struct call_t { u32 pid; int error; char comm[TASK_COMM_LEN]; char filename[128]; };
 BPF_PERF_OUTPUT(calls);

@@ -30,14 +30,16 @@ from bcc import BPF
 
 # %%
 program = r"""
-#include <linux/sched.h>
-#define FNAME_LEN 128                 // the file name: at most 127 bytes shown, and the NUL
-#define MAXARGS 5                     // the first 5 strings of argv ...
-#define ARGLEN 48                     // ... 47 bytes each at most, and the NUL
+#include <uapi/linux/ptrace.h>
 #ifndef REAL_PARENT_OFFSET            // no offsets from BTF: the layout of the headers bcc compiles against
+#include <linux/sched.h>
 #define REAL_PARENT_OFFSET offsetof(struct task_struct, real_parent)
 #define TGID_OFFSET offsetof(struct task_struct, tgid)
 #endif
+#define TASK_COMM_LEN 16
+#define FNAME_LEN 128                 // the file name: at most 127 bytes shown, and the NUL
+#define MAXARGS 5                     // the first 5 strings of argv ...
+#define ARGLEN 48                     // ... 47 bytes each at most, and the NUL
 
 struct event_t {
     u32 pid, ppid;

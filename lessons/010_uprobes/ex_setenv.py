@@ -6,7 +6,7 @@ from bcc import BPF
 
 program = r"""
 #include <uapi/linux/ptrace.h>
-#include <linux/sched.h>
+#define TASK_COMM_LEN 16
 
 struct call_t { u32 pid; int overwrite, result; char comm[TASK_COMM_LEN]; char name[64]; char value[64]; };
 BPF_PERF_OUTPUT(calls);

@@ -25,7 +25,7 @@ from bcc import BPF
 # %%
 program = r"""
 #include <uapi/linux/ptrace.h>
-#include <linux/sched.h>
+#define TASK_COMM_LEN 16
 #define NAME_LEN 64
 #define VALUE_LEN 128
 

@@ -27,7 +27,7 @@ from bcc import BPF, PerfType, PerfSWConfig
 # %%
 program = r"""
 #include <uapi/linux/ptrace.h>
-#include <linux/sched.h>
+#define TASK_COMM_LEN 16
 #include <asm/unistd.h>
 
 struct key_t {

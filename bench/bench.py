@@ -80,8 +80,8 @@ PATHS = [
 
 # One program for every bcc path: the path is chosen at run time (config.mode), so it compiles once.
 PROGRAM = r"""
-#include <linux/sched.h>
 #ifndef REAL_PARENT_OFFSET            // no BTF: the layout of the headers bcc compiles against
+#include <linux/sched.h>
 #define REAL_PARENT_OFFSET offsetof(struct task_struct, real_parent)
 #define TGID_OFFSET offsetof(struct task_struct, tgid)
 #endif

@@ -6,7 +6,8 @@ import plumbing
 from bcc import BPF
 
 program = r"""
-#include <linux/sched.h>
+#include <uapi/linux/ptrace.h>
+#define TASK_COMM_LEN 16
 
 static int report(const char __user *filename, u32 mode) {
     char comm[TASK_COMM_LEN];

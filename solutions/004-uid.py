@@ -5,7 +5,8 @@ import plumbing
 from bcc import BPF
 
 program = r"""
-#include <linux/sched.h>
+#include <uapi/linux/ptrace.h>
+#define TASK_COMM_LEN 16
 
 static int report(const char __user *filename, u32 mode) {
     u32 uid = bpf_get_current_uid_gid();   // the lower 32 bits: the user id (the upper: the group id)

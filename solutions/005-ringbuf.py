@@ -6,7 +6,7 @@ from bcc import BPF
 
 program = r"""
 #include <uapi/linux/ptrace.h>
-#include <linux/sched.h>
+#define TASK_COMM_LEN 16
 
 struct event_t {
     u32 pid;

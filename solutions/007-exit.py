@@ -7,7 +7,7 @@ from bcc import BPF
 # exit_group() is how a process ends itself (returning from main(), sys.exit(), exit()): its tracepoint has the
 # code. (A process killed by a signal never calls it.)
 program = r"""
-#include <linux/sched.h>
+#define TASK_COMM_LEN 16
 
 struct exit_t { u32 pid; int code; char comm[TASK_COMM_LEN]; };
 BPF_PERF_OUTPUT(exits);

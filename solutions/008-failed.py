@@ -7,7 +7,7 @@ from bcc import BPF
 # The entry has the file name, the exit the result: a map keyed by thread id carries the call from one to
 # the other (one thread makes one execve() at a time; a successful one does not return to the same program).
 program = r"""
-#include <linux/sched.h>
+#define TASK_COMM_LEN 16
 
 struct exec_t { u32 pid; int error; char comm[TASK_COMM_LEN]; char filename[128]; };
 BPF_HASH(started, u32, struct exec_t);     // thread id -> its execve() in progress

@@ -5,7 +5,7 @@ import plumbing
 from bcc import BPF
 
 program = r"""
-#include <linux/sched.h>
+#define TASK_COMM_LEN 16
 
 struct slow_t { u32 pid; u64 took_ns; char comm[TASK_COMM_LEN]; };
 BPF_HASH(began, u64, u64);        // pid_tgid (one thread) -> when its read began

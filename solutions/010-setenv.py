@@ -8,7 +8,7 @@ from bcc import BPF
 # the other, as lesson 010 carries getenv's name. The strings are read at the entry, while they are surely there.
 program = r"""
 #include <uapi/linux/ptrace.h>
-#include <linux/sched.h>
+#define TASK_COMM_LEN 16
 
 struct call_t { u32 pid; int overwrite, result; char comm[TASK_COMM_LEN]; char name[64]; char value[64]; };
 BPF_HASH(started, u64, struct call_t);     // thread -> its setenv() in progress

@@ -15,7 +15,7 @@ import threading
 from bcc import BPF
 
 PROGRAM = r"""
-#include <linux/sched.h>
+#define TASK_COMM_LEN 16
 struct event { u64 id; u32 low, high, assigned; char comm[TASK_COMM_LEN]; };
 BPF_PERF_OUTPUT(events);
 

@@ -4,7 +4,7 @@ import plumbing
 from bcc import BPF
 
 b = BPF(text=r"""
-#include <linux/sched.h>
+#define TASK_COMM_LEN 16
 struct open_t { u32 pid; long result; char comm[TASK_COMM_LEN]; char path[200]; };
 BPF_HASH(inflight, u32, struct open_t);
 BPF_PERF_OUTPUT(done);

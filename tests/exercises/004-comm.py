@@ -9,7 +9,7 @@ parser.add_argument("--comm", default="")
 args = plumbing.parse(parser, [])
 b = BPF(text=plumbing.marked(r"""
 #include <uapi/linux/ptrace.h>
-#include <linux/sched.h>
+#define TASK_COMM_LEN 16
 #include <asm/unistd.h>
 struct name_t { char c[TASK_COMM_LEN]; };
 BPF_ARRAY(wanted, struct name_t, 1);

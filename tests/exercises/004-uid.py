@@ -6,7 +6,7 @@ parser = plumbing.parser("chmods by uid", probes=())
 parser.add_argument("--uid", type=int)
 args = plumbing.parse(parser, [])
 text = r"""
-#include <linux/sched.h>
+#define TASK_COMM_LEN 16
 struct rec { u32 tgid, tid, uid, mode; char comm[TASK_COMM_LEN]; char path[128]; };
 BPF_PERF_OUTPUT(recs);
 

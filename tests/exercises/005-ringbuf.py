@@ -7,7 +7,7 @@ parser = plumbing.parser("opens via ring buffer", probes=())
 parser.add_argument("--pid", type=int, default=0)
 args = plumbing.parse(parser, [])
 b = BPF(text=r"""
-#include <linux/sched.h>
+#define TASK_COMM_LEN 16
 struct ev { u32 pid, flags; int n; char comm[TASK_COMM_LEN]; char path[256]; };
 BPF_RINGBUF_OUTPUT(ring, 16);
 BPF_PERCPU_ARRAY(failed, u64, 1);

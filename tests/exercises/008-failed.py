@@ -5,7 +5,7 @@ from bcc import BPF
 
 b = BPF(text=r"""
 #include <uapi/linux/ptrace.h>
-#include <linux/sched.h>
+#define TASK_COMM_LEN 16
 #include <asm/unistd.h>
 struct pending { char file[120]; };
 struct failure { u32 pid; int err; char comm[TASK_COMM_LEN]; char file[120]; };

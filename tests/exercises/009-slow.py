@@ -5,7 +5,7 @@ import plumbing
 from bcc import BPF
 
 program = r"""
-#include <linux/sched.h>
+#define TASK_COMM_LEN 16
 
 struct call_t { u64 ts; char comm[TASK_COMM_LEN]; };
 struct out_t { u64 ns; u32 tgid; char comm[TASK_COMM_LEN]; };

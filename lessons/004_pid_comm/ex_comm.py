@@ -6,8 +6,8 @@ from bcc import BPF
 
 # TRACEPOINT_PROBE functions are attached as the program loads (lesson 007): no --probe here.
 program = r"""
-#define TASK_COMM_LEN 16
 #include <asm/unistd.h>
+#define TASK_COMM_LEN 16
 
 TRACEPOINT_PROBE(syscalls, sys_enter_fchmodat) {
     char comm[TASK_COMM_LEN];

@@ -27,8 +27,8 @@ from bcc import BPF, PerfType, PerfSWConfig
 # %%
 program = r"""
 #include <uapi/linux/ptrace.h>
-#define TASK_COMM_LEN 16
 #include <asm/unistd.h>
+#define TASK_COMM_LEN 16
 
 struct key_t {
     u32 pid;

@@ -9,8 +9,8 @@ parser.add_argument("--comm", default="")
 args = plumbing.parse(parser, [])
 b = BPF(text=plumbing.marked(r"""
 #include <uapi/linux/ptrace.h>
-#define TASK_COMM_LEN 16
 #include <asm/unistd.h>
+#define TASK_COMM_LEN 16
 struct name_t { char c[TASK_COMM_LEN]; };
 BPF_ARRAY(wanted, struct name_t, 1);
 

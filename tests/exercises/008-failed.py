@@ -5,8 +5,8 @@ from bcc import BPF
 
 b = BPF(text=r"""
 #include <uapi/linux/ptrace.h>
-#define TASK_COMM_LEN 16
 #include <asm/unistd.h>
+#define TASK_COMM_LEN 16
 struct pending { char file[120]; };
 struct failure { u32 pid; int err; char comm[TASK_COMM_LEN]; char file[120]; };
 BPF_HASH(pending_execs, u64, struct pending);

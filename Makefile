@@ -26,8 +26,8 @@ run: setup
 # LESSONS_NO_SKIP: after set-up, a missing prerequisite is a failure, not a quiet skip.
 # Five pytest-xdist workers: tests of lessons that share kernel-wide state (the trace buffer; one lesson's own
 # events) run one after another in a group (conftest.py, kernel_group), the groups side by side, the trace buffer's
-# (the longest) at a higher priority. The tests wait as well as compute; five workers keep 1.9 of 2 cores busy
-# (four: 1.8, and the run takes longer). They share the CPUs, so the wall-clock bounds are doubled
+# (the longest) at a higher priority. The tests wait as well as compute, so the workers fill each other's waits
+# (CONTRIBUTING.md, "Tests", has the measurements). They share the CPUs, so the wall-clock bounds are doubled
 # (LESSONS_TIME_SCALE, unless set: only bounds scale, a passing run takes no longer).
 # PYTEST_ARGS: more of pytest's options (CI: --junitxml, whose results the matrix's host column reuses).
 test: setup
